@@ -1,0 +1,82 @@
+//! Options and start-up shared by every binary.
+
+use std::io;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Options every binary takes (flattened into each `Args`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct Common {
+    /// Output path ('-' = stdout). A file appears only once it is complete.
+    #[arg(short = 'o', long, default_value = "-", value_name = "PATH")]
+    pub output: PathBuf,
+    /// Worker threads (0 = all cores).
+    #[arg(short = 't', long, default_value_t = 0, value_name = "N")]
+    pub threads: usize,
+    /// Less logging (-q: warnings and errors only, -qq: errors only); hides progress bars.
+    #[arg(short = 'q', long, action = clap::ArgAction::Count, global = true)]
+    pub quiet: u8,
+    /// More logging (-v: debug, -vv: trace).
+    #[arg(short = 'v', long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+}
+
+impl Common {
+    /// Sets up logging on stderr and the global rayon pool.
+    pub fn init(&self) -> anyhow::Result<()> {
+        init_logging(self.verbose, self.quiet);
+        init_threads(self.threads)
+    }
+}
+
+/// env_logger on stderr; `RUST_LOG` still overrides.
+pub fn init_logging(verbose: u8, quiet: u8) {
+    let level = match (i16::from(verbose) - i16::from(quiet)).clamp(-2, 2) {
+        -2 => log::LevelFilter::Error,
+        -1 => log::LevelFilter::Warn,
+        0 => log::LevelFilter::Info,
+        1 => log::LevelFilter::Debug,
+        _ => log::LevelFilter::Trace,
+    };
+    let _ = env_logger::Builder::new()
+        .filter_level(level)
+        .format_target(false)
+        .format_timestamp(None)
+        .parse_default_env()
+        .target(env_logger::Target::Stderr)
+        .try_init();
+}
+
+/// One rayon pool for the process, built here and nowhere in the library.
+pub fn init_threads(threads: usize) -> anyhow::Result<()> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build_global()
+        .or_else(|e| {
+            // Already built (tests calling run twice): keep the existing pool.
+            log::debug!("thread pool: {e}");
+            Ok::<(), anyhow::Error>(())
+        })
+}
+
+/// Whether an error chain ends in a closed pipe (`| head`), which ends a run quietly.
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<io::Error>()
+            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+            || cause.to_string().contains("Broken pipe")
+    })
+}
+
+/// Maps a run's result to the exit-code contract and prints the one error line.
+pub fn finish(name: &str, result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{name}: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,6 @@
+//! Shared plumbing of the mire2e command-line tools: the common options, logging, thread pool,
+//! outputs that appear only when complete, and the exit-code contract (0 ok, 1 runtime, 2 usage).
+
+pub mod common;
+pub mod output;
+pub mod progress;

@@ -1,0 +1,53 @@
+//! The library's one error type.
+
+use std::path::PathBuf;
+
+/// Result with the library's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in the library; each variant says where (file, record, row).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file could not be opened or read.
+    #[error("{}: {source}", .path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Malformed FASTA input.
+    #[error("{source_name}: {message}")]
+    Fasta {
+        /// The input's name (path or `stdin`).
+        source_name: String,
+        /// What is wrong, naming the record and position.
+        message: String,
+    },
+    /// Malformed stream (TSV) input.
+    #[error("{source_name}: {message}")]
+    Stream {
+        /// The input's name (path or `stdin`).
+        source_name: String,
+        /// What is wrong, naming the line and column.
+        message: String,
+    },
+    /// Weights that do not fit the model: missing tensor, wrong shape, corrupt file.
+    #[error("{}: {message}", .path.display())]
+    Weights {
+        /// The weights file.
+        path: PathBuf,
+        /// What is wrong, naming the tensor.
+        message: String,
+    },
+    /// A model failed while running.
+    #[error("model: {0}")]
+    Model(String),
+    /// An invalid parameter value.
+    #[error("{0}")]
+    Invalid(String),
+    /// Writing output failed.
+    #[error(transparent)]
+    Write(std::io::Error),
+}

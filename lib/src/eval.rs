@@ -1,0 +1,1 @@
+//! Evaluation: labels from annotation overlap, PR/ROC curves, AUCPR, max-F1.

@@ -1,0 +1,1 @@
+//! Reading original PyTorch checkpoints (zip and legacy pickle) into safetensors.

@@ -1,0 +1,21 @@
+//! # mire2e
+//!
+//! Genome-wide discovery of pre-miRNAs (microRNA precursors) from raw sequence: a re-implementation of
+//! miRe2e (Raad et al., Bioinformatics 2022, doi:10.1093/bioinformatics/btab823). A sliding 100-nt
+//! window runs over both strands through three models in cascade: Structure (A) predicts per-nucleotide
+//! pairing, MFE (B) estimates the minimum free energy, and the Classifier (C) scores pre-miRNA.
+//!
+//! This crate holds everything that is not argument parsing: FASTA input ([`fasta`]), windows
+//! ([`window`]), the TSV streams the stages pass ([`stream`]), encoding ([`encode`]), the models
+//! ([`model`]), checkpoint import ([`import`]) and evaluation ([`eval`]).
+
+pub mod encode;
+pub mod error;
+pub mod eval;
+pub mod fasta;
+pub mod import;
+pub mod model;
+pub mod stream;
+pub mod window;
+
+pub use error::{Error, Result};

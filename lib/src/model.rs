@@ -1,0 +1,1 @@
+//! The three miRe2e models.

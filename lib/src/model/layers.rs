@@ -1,0 +1,253 @@
+//! Building blocks shared by the three models, in eval mode: BatchNorm, Conv1d, the pre-activation
+//! ResNet, the conv `Encoder`, Linear, LayerNorm and PyTorch's post-norm `TransformerEncoderLayer`.
+//!
+//! Tensor names follow the original modules (`conv_layers.{i}`, `layers.{i}`, `self_attn.in_proj_weight`).
+
+use candle_core::{Result, Tensor, D};
+
+use super::config::{EncoderConfig, TransformerConfig};
+use super::weights::Vb;
+
+/// PyTorch's default eps of BatchNorm1d and LayerNorm.
+const EPS: f64 = 1e-5;
+
+/// `nn.BatchNorm1d` in eval mode, folded to `x * scale + shift` per channel (as PyTorch's CPU kernel does).
+pub(crate) struct BatchNorm {
+    /// [C]
+    scale: Tensor,
+    /// [C]
+    shift: Tensor,
+}
+
+impl BatchNorm {
+    pub fn load(vb: &Vb, channels: usize) -> Result<Self> {
+        let c = [channels];
+        let weight = vb.get(&c, "weight")?;
+        let bias = vb.get(&c, "bias")?;
+        let mean = vb.get(&c, "running_mean")?;
+        let var = vb.get(&c, "running_var")?;
+        vb.declare_unused(&[], "num_batches_tracked");
+        let scale = (var + EPS)?.sqrt()?.recip()?.mul(&weight)?;
+        let shift = (bias - mean.mul(&scale)?)?;
+        Ok(Self { scale, shift })
+    }
+
+    /// `x`: [B, C] or [B, C, T] (channels on dim 1).
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let c = self.scale.dim(0)?;
+        let shape: Vec<usize> = (0..x.rank()).map(|d| if d == 1 { c } else { 1 }).collect();
+        x.broadcast_mul(&self.scale.reshape(shape.as_slice())?)?
+            .broadcast_add(&self.shift.reshape(shape.as_slice())?)
+    }
+}
+
+/// `nn.Conv1d(cin, cout, 3, padding=1)`.
+pub(crate) struct Conv1d {
+    /// [Cout, Cin, 3]
+    weight: Tensor,
+    /// [1, Cout, 1]
+    bias: Tensor,
+}
+
+impl Conv1d {
+    pub fn load(vb: &Vb, cin: usize, cout: usize) -> Result<Self> {
+        let weight = vb.get(&[cout, cin, 3], "weight")?;
+        let bias = vb.get(&[cout], "bias")?.reshape((1, cout, 1))?;
+        Ok(Self { weight, bias })
+    }
+
+    /// [B, Cin, T] → [B, Cout, T]
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        x.conv1d(&self.weight, 1, 1, 1, 1)?.broadcast_add(&self.bias)
+    }
+}
+
+/// `ResNet(C)`: `x + Conv(BN(ReLU(Conv(BN(ReLU(x))))))` (layers 1, 2, 4, 5 carry weights).
+pub(crate) struct ResNet {
+    bn1: BatchNorm,
+    conv1: Conv1d,
+    bn2: BatchNorm,
+    conv2: Conv1d,
+}
+
+impl ResNet {
+    pub fn load(vb: &Vb, channels: usize) -> Result<Self> {
+        let vb = vb.pp("layers");
+        Ok(Self {
+            bn1: BatchNorm::load(&vb.pp(1), channels)?,
+            conv1: Conv1d::load(&vb.pp(2), channels, channels)?,
+            bn2: BatchNorm::load(&vb.pp(4), channels)?,
+            conv2: Conv1d::load(&vb.pp(5), channels, channels)?,
+        })
+    }
+
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let y = self.conv1.forward(&self.bn1.forward(&x.relu()?)?)?;
+        let y = self.conv2.forward(&self.bn2.forward(&y.relu()?)?)?;
+        x + y
+    }
+}
+
+/// `Encoder` / `EncoderStr`: ReLU → BN → Conv, then per group `n_resnets` ResNets (+ AvgPool1d(2)).
+///
+/// The leading ReLU also hits the structure channel of MFE and Classifier inputs, zeroing its
+/// negative values: a quirk of the original that the weights were trained with.
+pub(crate) struct Encoder {
+    bn: BatchNorm,
+    conv: Conv1d,
+    groups: Vec<Vec<ResNet>>,
+    pool: bool,
+}
+
+impl Encoder {
+    pub fn load(vb: &Vb, cfg: &EncoderConfig) -> Result<Self> {
+        let vb = vb.pp("conv_layers");
+        let bn = BatchNorm::load(&vb.pp(1), cfg.in_channels)?;
+        let conv = Conv1d::load(&vb.pp(2), cfg.in_channels, cfg.width)?;
+        let mut index = 3;
+        let mut groups = Vec::with_capacity(cfg.n_blocks);
+        for _ in 0..cfg.n_blocks {
+            let mut group = Vec::with_capacity(cfg.n_resnets);
+            for _ in 0..cfg.n_resnets {
+                group.push(ResNet::load(&vb.pp(index), cfg.width)?);
+                index += 1;
+            }
+            groups.push(group);
+            if cfg.pool {
+                index += 1; // the AvgPool1d module has no weights but takes an index
+            }
+        }
+        Ok(Self { bn, conv, groups, pool: cfg.pool })
+    }
+
+    /// [B, Cin, T] → [B, width, T'] (T' = T halved, floored, once per group when pooling).
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let mut x = self.conv.forward(&self.bn.forward(&x.relu()?)?)?;
+        for group in &self.groups {
+            for resnet in group {
+                x = resnet.forward(&x)?;
+            }
+            if self.pool {
+                x = avg_pool2(&x)?;
+            }
+        }
+        Ok(x)
+    }
+}
+
+/// `nn.AvgPool1d(2)` over the last dim: floor mode, an odd last position is dropped.
+pub(crate) fn avg_pool2(x: &Tensor) -> Result<Tensor> {
+    let (b, c, t) = x.dims3()?;
+    let half = t / 2;
+    x.narrow(2, 0, 2 * half)?.reshape((b, c, half, 2))?.mean(D::Minus1)
+}
+
+/// `nn.Linear(in, out)`; the weight is kept transposed ([in, out]) for the row-major matmul.
+pub(crate) struct Linear {
+    weight_t: Tensor,
+    bias: Tensor,
+}
+
+impl Linear {
+    pub fn load(vb: &Vb, input: usize, output: usize) -> Result<Self> {
+        let weight_t = vb.get(&[output, input], "weight")?.t()?.contiguous()?;
+        let bias = vb.get(&[output], "bias")?;
+        Ok(Self { weight_t, bias })
+    }
+
+    /// [N, in] → [N, out]
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        x.matmul(&self.weight_t)?.broadcast_add(&self.bias)
+    }
+}
+
+/// `nn.LayerNorm(E)` over the last dim.
+pub(crate) struct LayerNorm {
+    weight: Tensor,
+    bias: Tensor,
+}
+
+impl LayerNorm {
+    pub fn load(vb: &Vb, dim: usize) -> Result<Self> {
+        Ok(Self { weight: vb.get(&[dim], "weight")?, bias: vb.get(&[dim], "bias")? })
+    }
+
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        candle_nn::ops::layer_norm(x, &self.weight, &self.bias, EPS as f32)
+    }
+}
+
+/// `nn.TransformerEncoderLayer(E, nhead, ff)` in eval mode: post-norm, ReLU, fused `in_proj`
+/// ([Wq; Wk; Wv]), head h sees dims h·hd..(h+1)·hd.
+pub(crate) struct EncoderLayer {
+    in_proj: Linear,
+    out_proj: Linear,
+    linear1: Linear,
+    linear2: Linear,
+    norm1: LayerNorm,
+    norm2: LayerNorm,
+    nhead: usize,
+}
+
+impl EncoderLayer {
+    pub fn load(vb: &Vb, cfg: &TransformerConfig) -> Result<Self> {
+        let (e, ff) = (cfg.d_model, cfg.dim_feedforward);
+        let attn = vb.pp("self_attn");
+        let in_proj = Linear {
+            weight_t: attn.get(&[3 * e, e], "in_proj_weight")?.t()?.contiguous()?,
+            bias: attn.get(&[3 * e], "in_proj_bias")?,
+        };
+        Ok(Self {
+            in_proj,
+            out_proj: Linear::load(&attn.pp("out_proj"), e, e)?,
+            linear1: Linear::load(&vb.pp("linear1"), e, ff)?,
+            linear2: Linear::load(&vb.pp("linear2"), ff, e)?,
+            norm1: LayerNorm::load(&vb.pp("norm1"), e)?,
+            norm2: LayerNorm::load(&vb.pp("norm2"), e)?,
+            nhead: cfg.nhead,
+        })
+    }
+
+    /// `x`: [N·S, E], rows ordered (batch column n, position s); attention runs over the S rows of
+    /// each n. Returns the same layout.
+    pub fn forward(&self, x: &Tensor, n: usize, s: usize) -> Result<Tensor> {
+        let e = x.dim(1)?;
+        let (h, hd) = (self.nhead, e / self.nhead);
+        let qkv = self
+            .in_proj
+            .forward(x)?
+            .reshape((n, s, 3, h, hd))?
+            .permute((2, 0, 3, 1, 4))?
+            .contiguous()?; // [3, N, H, S, hd]
+        let q = (qkv.get(0)? * (1.0 / (hd as f64).sqrt()))?;
+        let (k, v) = (qkv.get(1)?, qkv.get(2)?);
+        let att = candle_nn::ops::softmax_last_dim(&q.matmul(&k.t()?)?)?; // [N, H, S, S]
+        let a = att.matmul(&v)?.transpose(1, 2)?.reshape((n * s, e))?;
+        let x = self.norm1.forward(&(x + self.out_proj.forward(&a)?)?)?;
+        let f = self.linear2.forward(&self.linear1.forward(&x)?.relu()?)?;
+        self.norm2.forward(&(x + f)?)
+    }
+}
+
+/// `nn.TransformerEncoder`: the layers `layers.{i}` in order, no final norm.
+pub(crate) struct TransformerEncoder {
+    layers: Vec<EncoderLayer>,
+}
+
+impl TransformerEncoder {
+    pub fn load(vb: &Vb, cfg: &TransformerConfig) -> Result<Self> {
+        let layers = (0..cfg.n_layers)
+            .map(|i| EncoderLayer::load(&vb.pp("layers").pp(i), cfg))
+            .collect::<Result<_>>()?;
+        Ok(Self { layers })
+    }
+
+    /// `x`: [N·S, E] as in [`EncoderLayer::forward`].
+    pub fn forward(&self, x: &Tensor, n: usize, s: usize) -> Result<Tensor> {
+        let mut x = x.clone();
+        for layer in &self.layers {
+            x = layer.forward(&x, n, s)?;
+        }
+        Ok(x)
+    }
+}

@@ -1,0 +1,97 @@
+//! Model A, Structure (`structure.py`): per-nucleotide pairing in [-1, 1] from the bases and the
+//! positional features.
+
+use std::path::Path;
+
+use candle_core::{Tensor, D};
+
+use super::config::StructureConfig;
+use super::layers::{Encoder, EncoderLayer, Linear, TransformerEncoder};
+use super::weights::Vb;
+use super::{input, load, model_error, Device, Kind};
+use crate::encode::{get_pe, ALPHABET, PE_FEATURES, WINDOW_LEN};
+use crate::Result;
+
+/// The network: conv stack, concatenated positional features, 6 transformer layers, per-position head.
+pub(crate) struct StructureNet {
+    conv_in: Encoder,
+    /// `get_pe(100, 100)`, [1, 100, 111]
+    pe: Tensor,
+    transformer: TransformerEncoder,
+    hidden2first: Linear,
+    first2med: Linear,
+    med2tag: Linear,
+}
+
+impl StructureNet {
+    pub fn load(vb: &Vb, cfg: &StructureConfig) -> candle_core::Result<Self> {
+        let e = cfg.transformer.d_model;
+        if cfg.conv_in.width + PE_FEATURES != e {
+            candle_core::bail!("d_model {e} must be conv width {} + {PE_FEATURES}", cfg.conv_in.width);
+        }
+        // the original also carries a stray, never-called `encoder_layer`
+        vb.declare_unused_module(|vb| EncoderLayer::load(&vb.pp("encoder_layer"), &cfg.transformer))?;
+        let pe = Tensor::from_vec(get_pe(WINDOW_LEN, WINDOW_LEN), (1, WINDOW_LEN, PE_FEATURES), &vb.device())?;
+        Ok(Self {
+            conv_in: Encoder::load(&vb.pp("conv_in"), &cfg.conv_in)?,
+            pe,
+            transformer: TransformerEncoder::load(&vb.pp("transformer_encoder"), &cfg.transformer)?,
+            hidden2first: Linear::load(&vb.pp("hidden2first"), e, cfg.hidden)?,
+            first2med: Linear::load(&vb.pp("first2med"), cfg.hidden, cfg.med)?,
+            med2tag: Linear::load(&vb.pp("med2tag"), cfg.med, 1)?,
+        })
+    }
+
+    /// `x`: one-hot [B, 4, 100] → [B, 100] (tanh).
+    pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        let (b, _, t) = x.dims3()?;
+        let conv = self.conv_in.forward(x)?.transpose(1, 2)?; // [B, T, 111]
+        let pe = self.pe.broadcast_as((b, t, PE_FEATURES))?;
+        // cat([conv, pe], channels), batch-first: [B·T, 222]
+        let h = Tensor::cat(&[&conv, &pe], D::Minus1)?.reshape((b * t, ()))?;
+        let h = self.transformer.forward(&h, b, t)?;
+        let h = self.hidden2first.forward(&h)?.elu(1.0)?;
+        let h = self.first2med.forward(&h)?.elu(1.0)?;
+        self.med2tag.forward(&h)?.tanh()?.reshape((b, t))
+    }
+}
+
+/// Model A: the pairing of every nucleotide of a window, in [-1, 1] (`(` → +1, `)` → −1, `.` → 0).
+pub struct Structure {
+    net: StructureNet,
+    device: candle_core::Device,
+}
+
+impl Structure {
+    /// Loads the weights from a safetensors file (tensor names as the original `state_dict`).
+    pub fn load(path: &Path, device: &Device) -> Result<Self> {
+        Self::from_bytes(&load::read(path)?, Some(path), device)
+    }
+
+    /// Loads the weights from safetensors bytes in memory (errors name `<in-memory safetensors>`).
+    pub fn load_from_buffer(bytes: &[u8], device: &Device) -> Result<Self> {
+        Self::from_bytes(bytes, None, device)
+    }
+
+    fn from_bytes(bytes: &[u8], origin: Option<&Path>, device: &Device) -> Result<Self> {
+        let cfg = StructureConfig::default();
+        let (net, device) = load::load(Kind::Structure, bytes, origin, device, |vb| StructureNet::load(vb, &cfg))?;
+        Ok(Self { net, device })
+    }
+
+    /// Structure values of each window: `windows.len() × 100` values, row-major.
+    ///
+    /// Each window is exactly 100 bytes of `A C G U N` (upper case). Windows are independent: the
+    /// result of a window does not depend on the others in the slice.
+    pub fn predict(&self, windows: &[&[u8]]) -> Result<Vec<f32>> {
+        if windows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let x = input::channels_first(windows, None)?;
+        let run = || {
+            let x = Tensor::from_vec(x, (windows.len(), ALPHABET.len(), WINDOW_LEN), &self.device)?;
+            self.net.forward(&x)?.flatten_all()?.to_vec1::<f32>()
+        };
+        run().map_err(model_error)
+    }
+}

@@ -1,0 +1,465 @@
+//! The TSV stream the stages pass: `#` metadata lines, one header line, one row per window.
+//!
+//! Every stage reads a stream, appends its columns and writes it on, carrying metadata lines and
+//! unknown columns through unchanged. Floats are written in their shortest text that reads back to
+//! the same `f32` ([`push_f32`]), so outputs are byte-stable and exact.
+
+use std::io::{BufRead, Write};
+
+use crate::error::{Error, Result};
+use crate::window::Strand;
+
+/// Columns written by `mire2e-window`.
+pub const WINDOW_COLUMNS: [&str; 5] = ["seq_id", "start", "end", "strand", "seq"];
+
+/// Metadata lines (with their leading `#`) and column names.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Header {
+    /// Metadata lines before the header, each starting with `#`, in order.
+    pub meta: Vec<String>,
+    /// Column names.
+    pub columns: Vec<String>,
+}
+
+impl Header {
+    /// The header of a windows stream with one metadata line.
+    pub fn windows(meta: String) -> Self {
+        Self {
+            meta: vec![meta],
+            columns: WINDOW_COLUMNS.iter().map(|c| c.to_string()).collect(),
+        }
+    }
+
+    /// Index of a column, if present.
+    pub fn position(&self, column: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c == column)
+    }
+
+    /// A copy with `columns` appended and `meta` added; refuses a column that is already there.
+    pub fn extend(&self, meta: String, columns: &[&str]) -> Result<Self> {
+        let mut out = self.clone();
+        for &column in columns {
+            if out.position(column).is_some() {
+                return Err(Error::Invalid(format!(
+                    "the input already has a `{column}` column (was this stage run twice?)"
+                )));
+            }
+            out.columns.push(column.to_owned());
+        }
+        out.meta.push(meta);
+        Ok(out)
+    }
+}
+
+/// Reads a stream row by row.
+pub struct Reader<R> {
+    inner: csv::Reader<R>,
+    name: String,
+    header: Header,
+    first_row_line: u64,
+}
+
+/// One row: its fields and the line it came from (1-based, counting metadata and header lines).
+#[derive(Debug, Clone, Default)]
+pub struct Row {
+    /// The fields, in header order.
+    pub fields: csv::StringRecord,
+    /// 1-based line number in the input.
+    pub line: u64,
+}
+
+impl<R: BufRead> Reader<R> {
+    /// Reads the metadata and header lines; `name` (path or `stdin`) appears in errors.
+    ///
+    /// ```
+    /// use mire2e::stream::{Reader, Row};
+    /// let data = "#mire2e-window 0.1.0\nseq_id\tstart\tend\tstrand\tseq\nr\t0\t4\t+\tACGU\n";
+    /// let mut reader = Reader::new("example", data.as_bytes())?;
+    /// assert_eq!(reader.header().meta, ["#mire2e-window 0.1.0"]);
+    /// let mut row = Row::default();
+    /// assert!(reader.read_row(&mut row)?);
+    /// assert_eq!((&row.fields[4], row.line), ("ACGU", 3));
+    /// # Ok::<(), mire2e::Error>(())
+    /// ```
+    pub fn new(name: impl Into<String>, mut inner: R) -> Result<Self> {
+        let name = name.into();
+        let error = |message: String| Error::Stream {
+            source_name: name.clone(),
+            message,
+        };
+        let mut header = Header::default();
+        let mut line = String::new();
+        let mut lines = 0u64;
+        loop {
+            line.clear();
+            let n = inner
+                .read_line(&mut line)
+                .map_err(|e| error(format!("cannot read: {e}")))?;
+            lines += 1;
+            if n == 0 {
+                return Err(error("empty input: no header line".into()));
+            }
+            let text = line.trim_end_matches(['\n', '\r']);
+            if text.starts_with('#') {
+                header.meta.push(text.to_owned());
+                continue;
+            }
+            header.columns = text.split('\t').map(str::to_owned).collect();
+            break;
+        }
+        if let Some(empty) = header.columns.iter().position(String::is_empty) {
+            return Err(error(format!(
+                "line {lines}: header column {} has no name",
+                empty + 1
+            )));
+        }
+        let inner = csv::ReaderBuilder::new()
+            .delimiter(b'\t')
+            .quoting(false)
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(inner);
+        Ok(Self {
+            inner,
+            name,
+            header,
+            first_row_line: lines + 1,
+        })
+    }
+
+    /// Metadata and columns.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// The input's name (path or `stdin`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Index of a column the caller needs, or an error naming it.
+    pub fn require(&self, column: &str) -> Result<usize> {
+        self.header.position(column).ok_or_else(|| {
+            self.error(format!(
+                "missing column `{column}` (header has: {})",
+                self.header.columns.join(", ")
+            ))
+        })
+    }
+
+    /// Reads the next row into `row`; `Ok(false)` at the end.
+    pub fn read_row(&mut self, row: &mut Row) -> Result<bool> {
+        let more = self.inner.read_record(&mut row.fields).map_err(|e| {
+            let line = e.position().map(|p| p.line() - 1 + self.first_row_line);
+            let at = line.map(|l| format!("line {l}: ")).unwrap_or_default();
+            self.error(format!("{at}{}", csv_message(&e)))
+        })?;
+        if !more {
+            return Ok(false);
+        }
+        let line = row
+            .fields
+            .position()
+            .map_or(0, |p| p.line() - 1 + self.first_row_line);
+        row.line = line;
+        if row.fields.len() != self.header.columns.len() {
+            return Err(self.error(format!(
+                "line {line}: {} fields, but the header has {} columns",
+                row.fields.len(),
+                self.header.columns.len()
+            )));
+        }
+        Ok(true)
+    }
+
+    /// An error about this stream.
+    pub fn error(&self, message: String) -> Error {
+        Error::Stream {
+            source_name: self.name.clone(),
+            message,
+        }
+    }
+
+    /// An error about a field of `row`.
+    pub fn field_error(&self, row: &Row, column: usize, what: &str) -> Error {
+        let name = self.header.columns.get(column).map_or("?", String::as_str);
+        let value = row.fields.get(column).unwrap_or("");
+        let value = match value.char_indices().nth(40) {
+            Some((cut, _)) => format!("{}...", &value[..cut]),
+            None => value.to_owned(),
+        };
+        self.error(format!(
+            "line {}, column `{name}`: '{value}' {what}",
+            row.line
+        ))
+    }
+}
+
+fn csv_message(e: &csv::Error) -> String {
+    match e.kind() {
+        csv::ErrorKind::Utf8 { .. } => "not valid UTF-8 text".into(),
+        csv::ErrorKind::Io(io) => format!("cannot read: {io}"),
+        _ => e.to_string(),
+    }
+}
+
+/// Column indices of the window fields, with typed parsing.
+#[derive(Debug, Clone, Copy)]
+pub struct WindowColumns {
+    seq_id: usize,
+    start: usize,
+    end: usize,
+    strand: usize,
+    seq: usize,
+}
+
+/// The window fields of one row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WindowFields<'a> {
+    /// Record id.
+    pub seq_id: &'a str,
+    /// 0-based start.
+    pub start: u64,
+    /// 0-based exclusive end.
+    pub end: u64,
+    /// Strand.
+    pub strand: Strand,
+    /// The encoded window (upper case A C G U N).
+    pub seq: &'a [u8],
+}
+
+impl WindowColumns {
+    /// Finds the window columns in a stream, or names the one that is missing.
+    pub fn find<R: BufRead>(reader: &Reader<R>) -> Result<Self> {
+        Ok(Self {
+            seq_id: reader.require("seq_id")?,
+            start: reader.require("start")?,
+            end: reader.require("end")?,
+            strand: reader.require("strand")?,
+            seq: reader.require("seq")?,
+        })
+    }
+
+    /// Parses the window fields of `row`; `length` is the window length the model expects.
+    pub fn parse<'r, R: BufRead>(
+        &self,
+        reader: &Reader<R>,
+        row: &'r Row,
+        length: usize,
+    ) -> Result<WindowFields<'r>> {
+        let f = &row.fields;
+        let int = |i: usize| {
+            f[i].parse::<u64>()
+                .map_err(|_| reader.field_error(row, i, "is not a non-negative integer"))
+        };
+        let strand = f[self.strand]
+            .parse()
+            .map_err(|_| reader.field_error(row, self.strand, "is not '+' or '-'"))?;
+        let seq = f[self.seq].as_bytes();
+        if seq.len() != length {
+            return Err(reader.field_error(
+                row,
+                self.seq,
+                &format!("has {} letters; the model takes {length}", seq.len()),
+            ));
+        }
+        if let Some(bad) = seq
+            .iter()
+            .position(|b| !matches!(b, b'A' | b'C' | b'G' | b'U' | b'N'))
+        {
+            return Err(reader.field_error(
+                row,
+                self.seq,
+                &format!(
+                    "has '{}' at position {}; expected A C G U N (as mire2e-window writes)",
+                    seq[bad] as char,
+                    bad + 1
+                ),
+            ));
+        }
+        Ok(WindowFields {
+            seq_id: &f[self.seq_id],
+            start: int(self.start)?,
+            end: int(self.end)?,
+            strand,
+            seq,
+        })
+    }
+}
+
+/// Writes a stream: the header once, then rows.
+pub struct Writer<W> {
+    inner: W,
+    line: String,
+}
+
+impl<W: Write> Writer<W> {
+    /// Writes the metadata and header lines.
+    pub fn new(mut inner: W, header: &Header) -> Result<Self> {
+        let mut text = String::new();
+        for meta in &header.meta {
+            text.push_str(meta);
+            text.push('\n');
+        }
+        text.push_str(&header.columns.join("\t"));
+        text.push('\n');
+        inner.write_all(text.as_bytes()).map_err(Error::Write)?;
+        Ok(Self {
+            inner,
+            line: String::with_capacity(1024),
+        })
+    }
+
+    /// Writes one row: `fields` (those read) followed by `appended` (already formatted).
+    pub fn write_row<'a>(
+        &mut self,
+        fields: impl IntoIterator<Item = &'a str>,
+        appended: &[&'a str],
+    ) -> Result<()> {
+        self.line.clear();
+        for (i, field) in fields
+            .into_iter()
+            .chain(appended.iter().copied())
+            .enumerate()
+        {
+            if i > 0 {
+                self.line.push('\t');
+            }
+            self.line.push_str(field);
+        }
+        self.line.push('\n');
+        self.inner
+            .write_all(self.line.as_bytes())
+            .map_err(Error::Write)
+    }
+
+    /// The underlying writer.
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.inner
+    }
+
+    /// Returns the underlying writer.
+    pub fn into_inner(self) -> W {
+        self.inner
+    }
+}
+
+/// Appends the shortest text that reads back as exactly `value`.
+///
+/// ```
+/// let mut s = String::new();
+/// mire2e::stream::push_f32(&mut s, 0.1);
+/// assert_eq!(s, "0.1");
+/// assert_eq!(s.parse::<f32>().unwrap(), 0.1);
+/// ```
+pub fn push_f32(out: &mut String, value: f32) {
+    use std::fmt::Write as _;
+    // Rust's float Display is the shortest round-trip representation.
+    let _ = write!(out, "{value}");
+}
+
+/// Formats values comma-separated in their shortest exact text (the `pairing` column).
+pub fn push_f32_list(out: &mut String, values: &[f32]) {
+    for (i, &v) in values.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        push_f32(out, v);
+    }
+}
+
+/// Parses a comma-separated list of exactly `n` finite floats into `out`.
+pub fn parse_f32_list(text: &str, n: usize, out: &mut Vec<f32>) -> std::result::Result<(), String> {
+    out.clear();
+    for part in text.split(',') {
+        let v: f32 = part
+            .parse()
+            .map_err(|_| format!("has '{part}', which is not a number"))?;
+        if !v.is_finite() {
+            return Err(format!("has '{part}', which is not finite"));
+        }
+        out.push(v);
+    }
+    if out.len() != n {
+        return Err(format!("has {} values; expected {n}", out.len()));
+    }
+    Ok(())
+}
+
+/// Parses one finite float.
+pub fn parse_f32(text: &str) -> std::result::Result<f32, String> {
+    match text.parse::<f32>() {
+        Ok(v) if v.is_finite() => Ok(v),
+        Ok(_) => Err("is not finite".into()),
+        Err(_) => Err("is not a number".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WINDOWS: &str = "#m\nseq_id\tstart\tend\tstrand\tseq\textra\nr\t0\t4\t+\tACGU\tx\n";
+
+    #[test]
+    fn passes_unknown_columns_and_meta_through() {
+        let mut reader = Reader::new("t", WINDOWS.as_bytes()).unwrap();
+        let header = reader.header().extend("#stage".into(), &["mfe"]).unwrap();
+        let mut out = Writer::new(Vec::new(), &header).unwrap();
+        let mut row = Row::default();
+        while reader.read_row(&mut row).unwrap() {
+            out.write_row(row.fields.iter(), &["0.5"]).unwrap();
+        }
+        let text = String::from_utf8(out.into_inner()).unwrap();
+        assert_eq!(
+            text,
+            "#m\n#stage\nseq_id\tstart\tend\tstrand\tseq\textra\tmfe\nr\t0\t4\t+\tACGU\tx\t0.5\n"
+        );
+    }
+
+    #[test]
+    fn errors_name_line_and_column() {
+        let bad = "seq_id\tstart\tend\tstrand\tseq\nr\t0\t4\t+\tACGU\nr\tx\t4\t+\tACGU\n";
+        let mut reader = Reader::new("t", bad.as_bytes()).unwrap();
+        let cols = WindowColumns::find(&reader).unwrap();
+        let mut row = Row::default();
+        assert!(reader.read_row(&mut row).unwrap());
+        assert!(cols.parse(&reader, &row, 4).is_ok());
+        assert!(reader.read_row(&mut row).unwrap());
+        let msg = cols.parse(&reader, &row, 4).unwrap_err().to_string();
+        assert_eq!(
+            msg,
+            "t: line 3, column `start`: 'x' is not a non-negative integer"
+        );
+
+        let short = "seq_id\tstart\nr\n";
+        let mut reader = Reader::new("t", short.as_bytes()).unwrap();
+        assert!(reader
+            .require("seq")
+            .unwrap_err()
+            .to_string()
+            .contains("missing column `seq`"));
+        let msg = reader.read_row(&mut row).unwrap_err().to_string();
+        assert_eq!(msg, "t: line 2: 1 fields, but the header has 2 columns");
+        assert!(Reader::new("t", &b""[..]).is_err());
+    }
+
+    #[test]
+    fn floats_round_trip_exactly() {
+        let values = [
+            0.1f32,
+            -1.0,
+            1e-30,
+            0.99999994,
+            f32::MIN_POSITIVE,
+            123456.79,
+        ];
+        let mut text = String::new();
+        push_f32_list(&mut text, &values);
+        let mut back = Vec::new();
+        parse_f32_list(&text, values.len(), &mut back).unwrap();
+        assert_eq!(back, values);
+        assert!(parse_f32_list("1,nan", 2, &mut back).is_err());
+        assert!(parse_f32_list("1,2", 3, &mut back).is_err());
+    }
+}

@@ -1,0 +1,353 @@
+//! Sliding windows over a record, on both strands.
+//!
+//! Order within a record follows the original: all `+` windows by start, then all `-` windows by
+//! start (the original's batch order, which `--attention batch-compat` needs). A `-` window is the
+//! reverse complement of the same forward interval. Records shorter than the window give one window
+//! over the whole record, padded with `N` after the sequence as read on its strand.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::Error;
+
+/// The window length of the published models.
+pub const WINDOW_LENGTH: usize = 100;
+
+/// A strand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Strand {
+    /// The record as read (`+`).
+    Forward,
+    /// The reverse complement (`-`).
+    Reverse,
+}
+
+impl fmt::Display for Strand {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Forward => "+",
+            Self::Reverse => "-",
+        })
+    }
+}
+
+impl FromStr for Strand {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s {
+            "+" => Ok(Self::Forward),
+            "-" => Ok(Self::Reverse),
+            _ => Err(Error::Invalid(format!(
+                "strand must be '+' or '-', not '{s}'"
+            ))),
+        }
+    }
+}
+
+/// Which strands to scan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Strands {
+    /// `+` then `-`.
+    #[default]
+    Both,
+    /// `+` only.
+    Forward,
+    /// `-` only.
+    Reverse,
+}
+
+impl Strands {
+    fn list(self) -> &'static [Strand] {
+        match self {
+            Self::Both => &[Strand::Forward, Strand::Reverse],
+            Self::Forward => &[Strand::Forward],
+            Self::Reverse => &[Strand::Reverse],
+        }
+    }
+}
+
+impl fmt::Display for Strands {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Both => "both",
+            Self::Forward => "forward",
+            Self::Reverse => "reverse",
+        })
+    }
+}
+
+impl FromStr for Strands {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s {
+            "both" => Ok(Self::Both),
+            "forward" | "+" => Ok(Self::Forward),
+            "reverse" | "-" => Ok(Self::Reverse),
+            _ => Err(Error::Invalid(format!(
+                "strands must be both, forward or reverse, not '{s}'"
+            ))),
+        }
+    }
+}
+
+/// How windows are laid over a record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Params {
+    /// Window length (nt).
+    pub length: usize,
+    /// Distance between window starts (nt).
+    pub step: usize,
+    /// Strands to scan.
+    pub strands: Strands,
+    /// Also scan a last window aligned to the record end when the steps miss the tail.
+    pub tail: bool,
+    /// Skip windows whose fraction of N (incl. IUPAC codes) exceeds this.
+    pub max_n: f64,
+    /// Skip windows whose fraction of soft-masked (lower-case) bases exceeds this.
+    pub max_masked: f64,
+}
+
+impl Default for Params {
+    /// The paper's windows: 100 nt, step 20, both strands, with the tail window, nothing skipped.
+    fn default() -> Self {
+        Self {
+            length: WINDOW_LENGTH,
+            step: 20,
+            strands: Strands::Both,
+            tail: true,
+            max_n: 1.0,
+            max_masked: 1.0,
+        }
+    }
+}
+
+impl Params {
+    /// Checks the values: positive length and step, fractions in [0, 1].
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.length == 0 || self.step == 0 {
+            return Err(Error::Invalid(
+                "window length and step must be positive".into(),
+            ));
+        }
+        for (name, value) in [("max-n", self.max_n), ("skip-masked", self.max_masked)] {
+            if !(0.0..=1.0).contains(&value) {
+                return Err(Error::Invalid(format!(
+                    "--{name} must be a fraction in [0, 1], not {value}"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Window starts on a record of `len` bases (the same for both strands).
+    ///
+    /// ```
+    /// use mire2e::window::Params;
+    /// let p = Params::default();
+    /// assert_eq!(p.starts(150).collect::<Vec<_>>(), [0, 20, 40, 50]);
+    /// assert_eq!(Params { tail: false, ..p.clone() }.starts(150).collect::<Vec<_>>(), [0, 20, 40]);
+    /// assert_eq!(p.starts(60).collect::<Vec<_>>(), [0]);
+    /// ```
+    pub fn starts(&self, len: usize) -> impl Iterator<Item = usize> {
+        let (length, step) = (self.length, self.step.max(1));
+        let full = if len >= length {
+            (len - length) / step + 1
+        } else {
+            0
+        };
+        let last_full_end = full.checked_sub(1).map(|i| i * step + length);
+        let tail = match last_full_end {
+            None => Some(0), // shorter than a window: one padded window
+            Some(end) if self.tail && end < len => Some(len - length),
+            Some(_) => None,
+        };
+        (0..full).map(move |i| i * step).chain(tail)
+    }
+}
+
+/// One window: its forward interval, strand and encoded sequence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Window {
+    /// 0-based start on the forward strand.
+    pub start: usize,
+    /// 0-based exclusive end on the forward strand.
+    pub end: usize,
+    /// Strand.
+    pub strand: Strand,
+    /// `length` letters from `A C G U N` (upper case; padded with `N` for short records).
+    pub seq: Vec<u8>,
+}
+
+/// The windows of one record (see [`crate::fasta::normalize`] for the letters `seq` may hold).
+pub struct Windows<'a> {
+    seq: &'a [u8],
+    params: &'a Params,
+    strands: &'static [Strand],
+    starts: Vec<usize>,
+    strand: usize,
+    next: usize,
+    /// Windows skipped by `max_n` / `max_masked` so far.
+    pub skipped: u64,
+}
+
+impl<'a> Windows<'a> {
+    /// Windows of a normalised sequence.
+    ///
+    /// ```
+    /// use mire2e::window::{Params, Strand, Windows};
+    /// let params = Params { length: 4, step: 2, ..Params::default() };
+    /// let got: Vec<_> = Windows::new(b"ACGUAc", &params)
+    ///     .map(|w| (w.start, w.strand, String::from_utf8(w.seq).unwrap()))
+    ///     .collect();
+    /// assert_eq!(got, [
+    ///     (0, Strand::Forward, "ACGU".into()), (2, Strand::Forward, "GUAC".into()),
+    ///     (0, Strand::Reverse, "ACGU".into()), (2, Strand::Reverse, "GUAC".into()),
+    /// ]);
+    /// ```
+    pub fn new(seq: &'a [u8], params: &'a Params) -> Self {
+        let starts = params.starts(seq.len()).collect();
+        Self {
+            seq,
+            params,
+            strands: params.strands.list(),
+            starts,
+            strand: 0,
+            next: 0,
+            skipped: 0,
+        }
+    }
+
+    fn keep(&self, bases: &[u8]) -> bool {
+        if self.params.max_n >= 1.0 && self.params.max_masked >= 1.0 {
+            return true;
+        }
+        let n = bases
+            .iter()
+            .filter(|b| b.eq_ignore_ascii_case(&b'N'))
+            .count();
+        let masked = bases.iter().filter(|b| b.is_ascii_lowercase()).count();
+        let len = bases.len() as f64;
+        n as f64 / len <= self.params.max_n && masked as f64 / len <= self.params.max_masked
+    }
+}
+
+impl Iterator for Windows<'_> {
+    type Item = Window;
+
+    fn next(&mut self) -> Option<Window> {
+        loop {
+            let strand = *self.strands.get(self.strand)?;
+            let Some(&start) = self.starts.get(self.next) else {
+                self.strand += 1;
+                self.next = 0;
+                continue;
+            };
+            self.next += 1;
+            let end = (start + self.params.length).min(self.seq.len());
+            let bases = &self.seq[start..end];
+            if !self.keep(bases) {
+                self.skipped += 1;
+                continue;
+            }
+            let mut seq = Vec::with_capacity(self.params.length);
+            match strand {
+                Strand::Forward => seq.extend(bases.iter().map(u8::to_ascii_uppercase)),
+                Strand::Reverse => seq.extend(bases.iter().rev().map(|&b| complement(b))),
+            }
+            seq.resize(self.params.length, b'N');
+            return Some(Window {
+                start,
+                end,
+                strand,
+                seq,
+            });
+        }
+    }
+}
+
+/// Complement of a normalised letter, in upper case.
+fn complement(b: u8) -> u8 {
+    match b.to_ascii_uppercase() {
+        b'A' => b'U',
+        b'U' => b'A',
+        b'C' => b'G',
+        b'G' => b'C',
+        _ => b'N',
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_match_the_original_without_tail() {
+        // The original: floor((len - 100) / 20) + 1 windows per strand.
+        let p = Params {
+            tail: false,
+            ..Params::default()
+        };
+        for (len, n) in [
+            (100, 1),
+            (119, 1),
+            (120, 2),
+            (3010, 146),
+            (537, 22),
+            (459, 18),
+        ] {
+            assert_eq!(p.starts(len).count(), n, "len {len}");
+        }
+    }
+
+    #[test]
+    fn tail_window_ends_at_the_record_end() {
+        let p = Params::default();
+        assert_eq!(p.starts(3010).last(), Some(2910));
+        assert_eq!(p.starts(3000).last(), Some(2900)); // already aligned: no extra window
+    }
+
+    #[test]
+    fn short_record_is_padded_on_each_strand() {
+        let p = Params {
+            length: 6,
+            ..Params::default()
+        };
+        let w: Vec<_> = Windows::new(b"AACG", &p).collect();
+        assert_eq!(w.len(), 2);
+        assert_eq!(
+            (w[0].start, w[0].end, &w[0].seq[..]),
+            (0, 4, &b"AACGNN"[..])
+        );
+        assert_eq!(
+            (w[1].start, w[1].end, &w[1].seq[..]),
+            (0, 4, &b"CGUUNN"[..])
+        );
+    }
+
+    #[test]
+    fn fractions_skip_windows() {
+        let p = Params {
+            length: 4,
+            step: 4,
+            strands: Strands::Forward,
+            max_n: 0.25,
+            ..Params::default()
+        };
+        let mut w = Windows::new(b"ACGNNNGUacgu", &p);
+        let starts: Vec<_> = w.by_ref().map(|w| w.start).collect();
+        assert_eq!((starts, w.skipped), (vec![0, 8], 1));
+        let p = Params {
+            max_n: 1.0,
+            max_masked: 0.5,
+            ..p
+        };
+        assert_eq!(
+            Windows::new(b"ACGNNNGUacgu", &p)
+                .map(|w| w.start)
+                .collect::<Vec<_>>(),
+            [0, 4]
+        );
+    }
+}
