@@ -9,12 +9,15 @@
 //! ([`window`]), the TSV streams the stages pass ([`stream`]), encoding ([`encode`]), the models
 //! ([`model`]), checkpoint import ([`import`]) and evaluation ([`eval`]).
 
+pub mod bundle;
+pub mod candidates;
 pub mod encode;
 pub mod error;
 pub mod eval;
 pub mod fasta;
 pub mod import;
 pub mod model;
+pub mod pipeline;
 pub mod stream;
 pub mod window;
 

@@ -1,1 +1,178 @@
-//! The three miRe2e models.
+//! The three miRe2e models: [`Structure`] (A), [`Mfe`] (B) and [`Classifier`] (C).
+//!
+//! Each loads its weights from a safetensors file whose tensor names are the original PyTorch
+//! `state_dict` names, and predicts on 100-nt windows given as bytes `A C G U N`. The API takes and
+//! returns plain slices and vectors; the framework (candle) stays inside this module.
+//!
+//! ```no_run
+//! use mire2e::model::{Attention, Classifier, Device, Mfe, Structure};
+//! # fn main() -> mire2e::Result<()> {
+//! let device: Device = "cpu".parse()?;
+//! let structure = Structure::load("structure.safetensors".as_ref(), &device)?;
+//! let mfe = Mfe::load("mfe.safetensors".as_ref(), &device)?;
+//! let classifier = Classifier::load("classifier.safetensors".as_ref(), &device)?;
+//! let window = [b'A'; 100];
+//! let windows: Vec<&[u8]> = vec![&window];
+//! let s = structure.predict(&windows)?; // 100 values per window
+//! let m = mfe.predict(&windows, &s)?; // 1 value per window
+//! let scores = classifier.predict(&windows, &s, &m, Attention::Window)?;
+//! # Ok(()) }
+//! ```
+//!
+//! ## Weights files
+//!
+//! [`expected_tensors`] lists the whole original state dict of a model: what a faithful conversion
+//! of an original checkpoint holds, including tensors the forward pass never reads (the stray
+//! `encoder_layer.*` of Structure and Classifier, the Classifier's `med2tag`, every BatchNorm's
+//! `num_batches_tracked`). Loading needs only [`required_tensors`]: all of them are checked (present,
+//! shape, float dtype) before anything is built, and any others in the file are ignored.
+
+mod classifier;
+pub mod config;
+mod device;
+mod input;
+mod layers;
+mod load;
+mod mfe;
+mod structure;
+mod weights;
+
+use std::fmt;
+use std::str::FromStr;
+
+pub use classifier::Classifier;
+pub use device::Device;
+pub use mfe::Mfe;
+pub use structure::Structure;
+
+use crate::{Error, Result};
+use config::{ClassifierConfig, MfeConfig, StructureConfig};
+use weights::{Source, TensorSpec, Vb};
+
+/// How the Classifier's transformer forms its attention context.
+///
+/// The original reinterprets its `[B, 6, 64]` tokens as `[6, B, 64]` (sequence first), so a window
+/// attends over tokens of other windows of its batch and its score depends on the batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Attention {
+    /// Each window attends over its own 6 tokens: the original run with batch size 1. Results do not
+    /// depend on batching, threads or device.
+    #[default]
+    Window,
+    /// The windows given to one `predict` call are one batch of the original and the cross-window
+    /// mixing is reproduced exactly. The caller forms the batches as the original did (per record,
+    /// all `+` windows then all `-` windows, consecutive chunks of N, default 4096).
+    BatchCompat,
+}
+
+/// One of the three models.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// Model A, per-nucleotide structure.
+    Structure,
+    /// Model B, |MFE| per nucleotide.
+    Mfe,
+    /// Model C, pre-miRNA classifier (`Predictor` in the original).
+    Classifier,
+}
+
+impl Kind {
+    /// The three kinds, in cascade order.
+    pub const ALL: [Kind; 3] = [Kind::Structure, Kind::Mfe, Kind::Classifier];
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Structure => "structure",
+            Self::Mfe => "mfe",
+            Self::Classifier => "classifier",
+        })
+    }
+}
+
+impl FromStr for Kind {
+    type Err = Error;
+
+    /// `structure`, `mfe` or `classifier` (as displayed).
+    fn from_str(s: &str) -> Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.to_string() == s)
+            .ok_or_else(|| Error::Invalid(format!("unknown model '{s}': expected structure, mfe or classifier")))
+    }
+}
+
+/// Every tensor of the original `state_dict` of model `kind` (PyTorch names, shapes; `[]` for the
+/// int64 `num_batches_tracked` scalars), in module order. Includes the tensors the forward pass does
+/// not read; see [`required_tensors`].
+///
+/// # Examples
+///
+/// ```
+/// use mire2e::model::{expected_tensors, Kind};
+/// let t = expected_tensors(Kind::Structure);
+/// assert!(t.contains(&("transformer_encoder.layers.5.self_attn.in_proj_weight".into(), vec![666, 222])));
+/// assert!(t.contains(&("encoder_layer.norm1.weight".into(), vec![222]))); // carried, never read
+/// ```
+pub fn expected_tensors(kind: Kind) -> Vec<(String, Vec<usize>)> {
+    specs(kind).into_iter().map(|s| (s.name, s.shape)).collect()
+}
+
+/// The tensors model `kind` reads (a subset of [`expected_tensors`]); loading fails unless all are
+/// present with these shapes.
+pub fn required_tensors(kind: Kind) -> Vec<(String, Vec<usize>)> {
+    specs(kind).into_iter().filter(|s| s.used).map(|s| (s.name, s.shape)).collect()
+}
+
+/// The state dict of `kind`, from building the model against a recording source.
+fn specs(kind: Kind) -> Vec<TensorSpec> {
+    fn record<M>(build: impl FnOnce(&Vb) -> candle_core::Result<M>) -> Vec<TensorSpec> {
+        let source = Source::record();
+        // building from zeros with the published configuration cannot fail
+        let built = build(&Vb::root(&source));
+        debug_assert!(built.is_ok(), "recording a model failed");
+        drop(built);
+        source.into_specs()
+    }
+    match kind {
+        Kind::Structure => record(|vb| structure::StructureNet::load(vb, &StructureConfig::default())),
+        Kind::Mfe => record(|vb| mfe::MfeNet::load(vb, &MfeConfig::default())),
+        Kind::Classifier => record(|vb| classifier::ClassifierNet::load(vb, &ClassifierConfig::default())),
+    }
+}
+
+/// A failure while running a model.
+fn model_error(e: candle_core::Error) -> Error {
+    Error::Model(e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn count(kind: Kind) -> (usize, usize, usize) {
+        let all = expected_tensors(kind);
+        let params = all.iter().map(|(_, s)| s.iter().product::<usize>()).sum::<usize>()
+            - all.iter().filter(|(n, _)| n.ends_with("num_batches_tracked")).count();
+        (all.len(), required_tensors(kind).len(), params)
+    }
+
+    #[test]
+    fn state_dicts_match_the_original() {
+        // tensor counts of the original files; parameter counts from ARCHITECTURE.md
+        assert_eq!(count(Kind::Structure), (140, 121, 4_408_606));
+        assert_eq!(count(Kind::Mfe).0, 66);
+        assert_eq!(count(Kind::Mfe).2, 156_135);
+        assert_eq!(count(Kind::Classifier).0, 245);
+        assert_eq!(count(Kind::Classifier).2, 2_893_274 + 6 * 64);
+    }
+
+    #[test]
+    fn kinds_round_trip() {
+        for k in Kind::ALL {
+            assert_eq!(k.to_string().parse::<Kind>().unwrap(), k);
+        }
+        assert!("predictor".parse::<Kind>().is_err());
+    }
+}

@@ -368,6 +368,28 @@ pub fn push_f32_list(out: &mut String, values: &[f32]) {
     }
 }
 
+/// Structure values above `+t` print as `(`, below `-t` as `)` (the training targets are +1, -1, 0).
+pub const PAIRING_THRESHOLD: f32 = 0.5;
+
+/// Appends the dot-bracket-like string of structure values: `(` above `+t`, `)` below `-t`, else `.`.
+///
+/// ```
+/// let mut s = String::new();
+/// mire2e::stream::push_dot_bracket(&mut s, &[0.9, 0.1, -0.2, -0.7], 0.5);
+/// assert_eq!(s, "(..)");
+/// ```
+pub fn push_dot_bracket(out: &mut String, values: &[f32], t: f32) {
+    out.extend(values.iter().map(|&v| {
+        if v > t {
+            '('
+        } else if v < -t {
+            ')'
+        } else {
+            '.'
+        }
+    }));
+}
+
 /// Parses a comma-separated list of exactly `n` finite floats into `out`.
 pub fn parse_f32_list(text: &str, n: usize, out: &mut Vec<f32>) -> std::result::Result<(), String> {
     out.clear();

@@ -7,7 +7,8 @@ use anyhow::Context;
 use clap::Parser;
 use mire2e::fasta::{self, Record};
 use mire2e::stream::{Header, Writer};
-use mire2e::window::{Params, Strands, Windows};
+use mire2e::window::Windows;
+use mire2e_cli::window_args::{self, WindowArgs};
 use mire2e_cli::{common::Common, output, progress};
 
 #[global_allocator]
@@ -26,27 +27,10 @@ struct Args {
     /// Window length (nt).
     #[arg(long, default_value_t = 100, value_name = "NT")]
     length: usize,
-    /// Distance between window starts (nt).
-    #[arg(long, default_value_t = 20, value_name = "NT")]
-    step: usize,
-    /// Strands to scan.
-    #[arg(long, default_value = "both", value_parser = parse_strands, value_name = "both|forward|reverse")]
-    strands: Strands,
-    /// Do not add a last window aligned to the record end (reproduces the original's windows).
-    #[arg(long)]
-    no_tail: bool,
-    /// Skip windows whose fraction of N (IUPAC codes count as N) exceeds F.
-    #[arg(long, default_value_t = 1.0, value_name = "F")]
-    max_n: f64,
-    /// Skip windows whose fraction of soft-masked (lower-case) bases exceeds F.
-    #[arg(long, default_value_t = 1.0, value_name = "F")]
-    skip_masked: f64,
+    #[command(flatten)]
+    windows: WindowArgs,
     #[command(flatten)]
     common: Common,
-}
-
-fn parse_strands(s: &str) -> Result<Strands, String> {
-    s.parse().map_err(|e: mire2e::Error| e.to_string())
 }
 
 fn main() -> ExitCode {
@@ -56,27 +40,10 @@ fn main() -> ExitCode {
 
 fn run(args: &Args) -> anyhow::Result<()> {
     args.common.init()?;
-    let params = Params {
-        length: args.length,
-        step: args.step,
-        strands: args.strands,
-        tail: !args.no_tail,
-        max_n: args.max_n,
-        max_masked: args.skip_masked,
-    };
-    params.validate()?;
+    let params = args.windows.params(args.length)?;
     let name = output::input_name(&args.input);
     let mut reader = fasta::reader(name, output::open_input(&args.input)?)?;
-    let meta = format!(
-        "#mire2e-window {} length={} step={} strands={} tail={} max_n={} skip_masked={}",
-        env!("CARGO_PKG_VERSION"),
-        params.length,
-        params.step,
-        params.strands,
-        params.tail,
-        params.max_n,
-        params.max_masked
-    );
+    let meta = format!("#mire2e-window {} {}", env!("CARGO_PKG_VERSION"), window_args::describe(&params));
     let mut writer = Writer::new(
         output::Output::create(&args.common.output)?,
         &Header::windows(meta),

@@ -159,6 +159,12 @@ impl Linear {
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         x.matmul(&self.weight_t)?.broadcast_add(&self.bias)
     }
+
+    /// Same as `forward`, one dot product per output; for a few outputs over long inputs
+    pub fn forward_rowwise(&self, x: &Tensor) -> Result<Tensor> {
+        let w = self.weight_t.t()?.unsqueeze(0)?; // [1, out, in]
+        x.unsqueeze(1)?.broadcast_mul(&w)?.sum(D::Minus1)?.broadcast_add(&self.bias)
+    }
 }
 
 /// `nn.LayerNorm(E)` over the last dim.

@@ -80,11 +80,6 @@ impl<'a> Vb<'a> {
         }
     }
 
-    /// Whether this only lists tensors (then unused sub-modules are declared too).
-    pub fn is_recording(&self) -> bool {
-        matches!(self.source, Source::Record(_))
-    }
-
     /// The f32 tensor `name` of the given shape.
     pub fn get(&self, shape: &[usize], name: &str) -> candle_core::Result<Tensor> {
         let name = self.path(name);

@@ -1,0 +1,111 @@
+//! `mire2e-classify`: model C (Classifier) — appends `score`; optionally writes candidate loci.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use mire2e::candidates::{self, Hit};
+use mire2e::model::{Attention, Classifier, Kind};
+use mire2e::pipeline::Batching;
+use mire2e::stream::{self, WindowFields};
+use mire2e_cli::attention::AttentionArgs;
+use mire2e_cli::common::Common;
+use mire2e_cli::model_args::StageModelArgs;
+use mire2e_cli::output::Output;
+use mire2e_cli::stage::{self, Batch, Stage};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Score each window as pre-miRNA (model C) from its bases, `pairing` and `mfe`.
+///
+/// Appends `score` in [0, 1]. With --bed, windows scoring at least --threshold are merged into
+/// candidate loci (overlapping windows of a record and strand; the best window is reported).
+/// Example: ... | mire2e-mfe | mire2e-classify --bed candidates.bed > scores.tsv
+#[derive(Debug, Parser)]
+#[command(name = "mire2e-classify", version, about, long_about = None)]
+struct Args {
+    /// Stream with `pairing` and `mfe` (from mire2e-mfe; '-' = stdin).
+    #[arg(default_value = "-", value_name = "TSV")]
+    input: PathBuf,
+    #[command(flatten)]
+    model: StageModelArgs,
+    #[command(flatten)]
+    attention: AttentionArgs,
+    /// Write candidate loci (BED9) to this file.
+    #[arg(long, value_name = "FILE")]
+    bed: Option<PathBuf>,
+    /// Score at or above which a window is a candidate.
+    #[arg(long, default_value_t = 0.5, value_name = "T")]
+    threshold: f32,
+    #[command(flatten)]
+    common: Common,
+}
+
+struct Classify {
+    model: Classifier,
+    batching: Batching,
+    threshold: Option<f32>,
+    hits: Vec<Hit>,
+}
+
+impl Stage for Classify {
+    fn columns(&self) -> &'static [&'static str] {
+        &["score"]
+    }
+    fn needs(&self) -> (bool, bool) {
+        (true, true)
+    }
+    fn batch_limit(&self) -> (bool, usize) {
+        match self.batching.attention {
+            Attention::Window => (false, self.batching.batch_size),
+            Attention::BatchCompat => (true, self.batching.compat_batch),
+        }
+    }
+    fn predict(&mut self, batch: &Batch) -> anyhow::Result<Vec<f32>> {
+        let (seqs, s, m) = (&batch.seqs, &batch.structure, &batch.mfe);
+        Ok(self.model.predict(seqs, s, m, self.batching.attention)?)
+    }
+    fn width(&self) -> usize {
+        1
+    }
+    fn format(&mut self, values: &[f32], out: &mut [String]) {
+        stream::push_f32(&mut out[0], values[0]);
+    }
+    fn observe(&mut self, w: &WindowFields, values: &[f32]) -> anyhow::Result<()> {
+        if self.threshold.is_some_and(|t| values[0] >= t) {
+            let (seq_id, start, end, strand) = (w.seq_id.to_owned(), w.start, w.end, w.strand);
+            self.hits.push(Hit { seq_id, start, end, strand, score: values[0] });
+        }
+        Ok(())
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    mire2e_cli::common::finish("mire2e-classify", run(&args))
+}
+
+fn run(args: &Args) -> anyhow::Result<()> {
+    args.common.init()?;
+    anyhow::ensure!((0.0..=1.0).contains(&args.threshold), "--threshold must be in [0, 1]");
+    anyhow::ensure!(args.bed.as_ref().is_none_or(|p| p.as_os_str() != "-"), "--bed needs a file (stdout carries the scores)");
+    let (path, origin) = args.model.weights(Kind::Classifier)?;
+    let model = Classifier::load(&path, &args.model.model.device)?;
+    let meta = format!("#mire2e-classify {} {origin} {}", env!("CARGO_PKG_VERSION"), args.attention.describe());
+    let mut classify = Classify {
+        model,
+        batching: args.attention.batching(args.model.model.batch_size),
+        threshold: args.bed.as_ref().map(|_| args.threshold),
+        hits: Vec::new(),
+    };
+    // The BED file is created first so a bad path fails before the models run; it appears complete
+    // only after the scores are written.
+    let bed = args.bed.as_deref().map(Output::create).transpose()?;
+    stage::run(&mut classify, &args.input, &args.common, meta)?;
+    if let Some(mut bed) = bed {
+        candidates::write_bed(&mut bed, &candidates::merge(std::mem::take(&mut classify.hits)))?;
+        bed.commit()?;
+    }
+    Ok(())
+}

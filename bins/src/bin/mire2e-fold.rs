@@ -1,0 +1,71 @@
+//! `mire2e-fold`: model A (Structure) — appends `structure` and `pairing` to the windows stream.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use mire2e::model::{Kind, Structure};
+use mire2e::stream;
+use mire2e_cli::common::Common;
+use mire2e_cli::model_args::StageModelArgs;
+use mire2e_cli::stage::{self, Batch, Stage};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Predict per-nucleotide pairing of each window (model A, Structure).
+///
+/// Appends `structure` ('(' above +0.5, ')' below -0.5, else '.') and `pairing` (the 100 values,
+/// exact). Example: mire2e-window genome.fa | mire2e-fold | mire2e-mfe | mire2e-classify
+#[derive(Debug, Parser)]
+#[command(name = "mire2e-fold", version, about, long_about = None)]
+struct Args {
+    /// Windows stream ('-' = stdin).
+    #[arg(default_value = "-", value_name = "TSV")]
+    input: PathBuf,
+    #[command(flatten)]
+    model: StageModelArgs,
+    #[command(flatten)]
+    common: Common,
+}
+
+struct Fold {
+    model: Structure,
+    batch_size: usize,
+}
+
+impl Stage for Fold {
+    fn columns(&self) -> &'static [&'static str] {
+        &["structure", "pairing"]
+    }
+    fn needs(&self) -> (bool, bool) {
+        (false, false)
+    }
+    fn batch_limit(&self) -> (bool, usize) {
+        (false, self.batch_size)
+    }
+    fn predict(&mut self, batch: &Batch) -> anyhow::Result<Vec<f32>> {
+        Ok(self.model.predict(&batch.seqs)?)
+    }
+    fn width(&self) -> usize {
+        mire2e::window::WINDOW_LENGTH
+    }
+    fn format(&mut self, values: &[f32], out: &mut [String]) {
+        stream::push_dot_bracket(&mut out[0], values, stream::PAIRING_THRESHOLD);
+        stream::push_f32_list(&mut out[1], values);
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    mire2e_cli::common::finish("mire2e-fold", run(&args))
+}
+
+fn run(args: &Args) -> anyhow::Result<()> {
+    args.common.init()?;
+    let (path, origin) = args.model.weights(Kind::Structure)?;
+    let model = Structure::load(&path, &args.model.model.device)?;
+    let meta = format!("#mire2e-fold {} {origin}", env!("CARGO_PKG_VERSION"));
+    let mut fold = Fold { model, batch_size: args.model.model.batch_size as usize };
+    stage::run(&mut fold, &args.input, &args.common, meta)
+}

@@ -1,0 +1,91 @@
+//! Model options shared by the stages and `mire2e scan`: which weights, device and batch size.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use mire2e::bundle::Bundle;
+use mire2e::model::{Device, Kind};
+
+/// Where a model's weights come from.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ModelArgs {
+    /// Model bundle: a name (`default`, or one under $MIRE2E_MODELS) or a bundle folder.
+    #[arg(long, default_value = "default", value_name = "NAME|DIR")]
+    pub model: String,
+    /// Device: cpu, cuda or cuda:N (CUDA needs a build with the `cuda` feature).
+    #[arg(long, default_value = "cpu", value_parser = parse_device)]
+    pub device: Device,
+    /// Windows per model call.
+    #[arg(long, default_value_t = 256, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub batch_size: u32,
+}
+
+/// One stage's weights: a safetensors file, or the bundle's file of that kind.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StageModelArgs {
+    /// Bundle, device and batch size.
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// This stage's safetensors weights (instead of --model).
+    #[arg(long, value_name = "FILE", conflicts_with = "model")]
+    pub weights: Option<PathBuf>,
+}
+
+impl StageModelArgs {
+    /// The weights file of `kind` and a description for the stream metadata.
+    pub fn weights(&self, kind: Kind) -> anyhow::Result<(PathBuf, String)> {
+        match &self.weights {
+            Some(path) => {
+                let sha = mire2e::bundle::sha256_file(path)?;
+                Ok((path.clone(), format!("weights={} sha256={}", path.display(), &sha[..12])))
+            }
+            None => {
+                let bundle = self.model.bundle()?;
+                Ok((bundle.weights(kind)?, format!("model={}", bundle.id())))
+            }
+        }
+    }
+}
+
+impl ModelArgs {
+    /// Opens the bundle named by `--model`.
+    pub fn bundle(&self) -> anyhow::Result<Bundle> {
+        let dir = resolve(&self.model)?;
+        Bundle::open(&dir).with_context(|| format!("cannot open model bundle '{}'", self.model))
+    }
+}
+
+fn parse_device(s: &str) -> Result<Device, String> {
+    s.parse().map_err(|e: mire2e::Error| e.to_string())
+}
+
+/// A bundle folder from a path or a name. Names are looked up in `$MIRE2E_MODELS`, then beside the
+/// installed binary (`../share/mire2e/models`, the conda layout), then in the source checkout the
+/// binary was built from (`models/`).
+pub fn resolve(model: &str) -> anyhow::Result<PathBuf> {
+    let path = Path::new(model);
+    if path.join(mire2e::bundle::MANIFEST).is_file() {
+        return Ok(path.to_owned());
+    }
+    let mut places: Vec<PathBuf> = Vec::new();
+    if let Some(dir) = std::env::var_os("MIRE2E_MODELS") {
+        places.push(PathBuf::from(dir));
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        if let Some(prefix) = exe.parent().and_then(Path::parent) {
+            places.push(prefix.join("share/mire2e/models"));
+        }
+    }
+    places.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../models"));
+    for place in &places {
+        let dir = place.join(model);
+        if dir.join(mire2e::bundle::MANIFEST).is_file() {
+            return Ok(dir);
+        }
+    }
+    let looked: Vec<String> = places.iter().map(|p| p.join(model).display().to_string()).collect();
+    anyhow::bail!(
+        "no model bundle '{model}' (looked in: {}); give --model DIR or a stage's --weights FILE",
+        looked.join(", ")
+    )
+}

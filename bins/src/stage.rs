@@ -1,0 +1,101 @@
+//! The loop every model stage shares: read the stream, batch rows, run a model, append columns.
+
+use std::path::Path;
+
+use anyhow::Context;
+use mire2e::stream::{self, Reader, Row, WindowColumns, WindowFields, Writer};
+use mire2e::window::WINDOW_LENGTH;
+
+use crate::common::Common;
+use crate::{output, progress};
+
+/// Inputs of one batch, parsed from its rows.
+#[derive(Default)]
+pub struct Batch<'a> {
+    /// The windows (100 letters `A C G U N` each).
+    pub seqs: Vec<&'a [u8]>,
+    /// Their structure values (100 per window), when the stage needs them.
+    pub structure: Vec<f32>,
+    /// Their MFE values, when the stage needs them.
+    pub mfe: Vec<f32>,
+    /// The window fields of each row.
+    pub windows: Vec<WindowFields<'a>>,
+}
+
+/// A model stage.
+pub trait Stage {
+    /// Columns the stage appends.
+    fn columns(&self) -> &'static [&'static str];
+    /// Whether the stage reads `pairing`, and `mfe`.
+    fn needs(&self) -> (bool, bool);
+    /// Whether a batch must not mix records, and its largest size (the original's batches).
+    fn batch_limit(&self) -> (bool, usize);
+    /// Model outputs for a batch, concatenated per row.
+    fn predict(&mut self, batch: &Batch) -> anyhow::Result<Vec<f32>>;
+    /// Outputs per row.
+    fn width(&self) -> usize;
+    /// Formats one row's outputs into the appended columns.
+    fn format(&mut self, values: &[f32], out: &mut [String]);
+    /// Sees each row's window and outputs (side outputs: BED hits, NPY).
+    fn observe(&mut self, _window: &WindowFields, _values: &[f32]) -> anyhow::Result<()> {
+        Ok(())
+    }
+}
+
+/// Runs `stage` over the stream at `input`, writing to `common.output`.
+pub fn run(stage: &mut dyn Stage, input: &Path, common: &Common, meta: String) -> anyhow::Result<()> {
+    let mut reader = Reader::new(output::input_name(input), output::open_input(input)?)?;
+    let columns = WindowColumns::find(&reader)?;
+    let (needs_pairing, needs_mfe) = stage.needs();
+    let pairing = needs_pairing.then(|| reader.require("pairing")).transpose()?;
+    let mfe = needs_mfe.then(|| reader.require("mfe")).transpose()?;
+    let header = reader.header().extend(meta, stage.columns())?;
+    let mut writer = Writer::new(output::Output::create(&common.output)?, &header)?;
+    let bar = progress::counter("windows", common.quiet > 0);
+    let (split_records, limit) = stage.batch_limit();
+    let mut rows: Vec<Row> = Vec::with_capacity(limit);
+    let mut next = Row::default();
+    let mut pending = reader.read_row(&mut next)?;
+    let mut text = vec![String::new(); stage.columns().len()];
+    while pending {
+        rows.clear();
+        while pending && rows.len() < limit {
+            if split_records && rows.first().is_some_and(|r| r.fields.get(0) != next.fields.get(0)) {
+                break;
+            }
+            rows.push(std::mem::take(&mut next));
+            pending = reader.read_row(&mut next)?;
+        }
+        let mut batch = Batch::default();
+        let mut values = Vec::new();
+        for row in &rows {
+            let w = columns.parse(&reader, row, WINDOW_LENGTH)?;
+            batch.seqs.push(w.seq);
+            batch.windows.push(w);
+            if let Some(col) = pairing {
+                stream::parse_f32_list(&row.fields[col], WINDOW_LENGTH, &mut values)
+                    .map_err(|m| reader.field_error(row, col, &m))?;
+                batch.structure.extend_from_slice(&values);
+            }
+            if let Some(col) = mfe {
+                let v = stream::parse_f32(&row.fields[col]).map_err(|m| reader.field_error(row, col, &m))?;
+                batch.mfe.push(v);
+            }
+        }
+        let out = stage.predict(&batch).with_context(|| format!("{}: model failed", reader.name()))?;
+        let width = stage.width();
+        for (i, row) in rows.iter().enumerate() {
+            let values = &out[i * width..(i + 1) * width];
+            stage.observe(&batch.windows[i], values)?;
+            for t in text.iter_mut() {
+                t.clear();
+            }
+            stage.format(values, &mut text);
+            let appended: Vec<&str> = text.iter().map(String::as_str).collect();
+            writer.write_row(row.fields.iter(), &appended)?;
+        }
+        bar.inc(rows.len() as u64);
+    }
+    bar.finish_and_clear();
+    writer.into_inner().commit()
+}

@@ -1,0 +1,130 @@
+//! Model C, the classifier (`Predictor` in `predictor.py`): the pre-miRNA score of a window from its
+//! bases, Structure values and MFE.
+
+use std::path::Path;
+
+use candle_core::Tensor;
+
+use super::config::ClassifierConfig;
+use super::layers::{BatchNorm, Encoder, EncoderLayer, Linear, TransformerEncoder};
+use super::weights::Vb;
+use super::{input, load, model_error, Attention, Device, Kind};
+use crate::encode::{ALPHABET, WINDOW_LEN};
+use crate::Result;
+
+/// The network: conv stack (100 → 6 positions) cut into 6 tokens, 3 transformer layers, an MLP.
+pub(crate) struct ClassifierNet {
+    conv1: Encoder,
+    /// The stored `PE.pe` buffer, [1, tokens, E]
+    pe: Tensor,
+    transformer: TransformerEncoder,
+    bn1: BatchNorm,
+    hidden2first: Linear,
+    bn2: BatchNorm,
+    first2med: Linear,
+    ff1: Linear,
+    ff2: Linear,
+    d_model: usize,
+    tokens: usize,
+}
+
+impl ClassifierNet {
+    pub fn load(vb: &Vb, cfg: &ClassifierConfig) -> candle_core::Result<Self> {
+        let e = cfg.transformer.d_model;
+        let conv_values = cfg.conv1.width * cfg.conv1.out_len(WINDOW_LEN);
+        if conv_values % e != 0 {
+            candle_core::bail!("conv output of {conv_values} values does not cut into tokens of {e}");
+        }
+        let tokens = conv_values / e;
+        // stray modules of the original that forward() never calls
+        vb.declare_unused_module(|vb| EncoderLayer::load(&vb.pp("encoder_layer"), &cfg.transformer))?;
+        vb.declare_unused_module(|vb| Linear::load(&vb.pp("med2tag"), 5, 2))?;
+        let flat = tokens * e + 1; // + the MFE value
+        Ok(Self {
+            conv1: Encoder::load(&vb.pp("conv1"), &cfg.conv1)?,
+            pe: vb.pp("PE").get(&[1, tokens, e], "pe")?,
+            transformer: TransformerEncoder::load(&vb.pp("transformer_encoder"), &cfg.transformer)?,
+            bn1: BatchNorm::load(&vb.pp("bn1"), flat)?,
+            hidden2first: Linear::load(&vb.pp("hidden2first"), flat, cfg.hidden)?,
+            bn2: BatchNorm::load(&vb.pp("bn2"), cfg.hidden)?,
+            first2med: Linear::load(&vb.pp("first2med"), cfg.hidden, cfg.hidden)?,
+            ff1: Linear::load(&vb.pp("FF1"), cfg.hidden, cfg.hidden)?,
+            ff2: Linear::load(&vb.pp("FF2"), cfg.hidden, 2)?,
+            d_model: e,
+            tokens,
+        })
+    }
+
+    /// `x`: bases + structure [B, 5, 100], `mfe`: [B, 1] → class-0 probability [B].
+    pub fn forward(&self, x: &Tensor, mfe: &Tensor, attention: Attention) -> candle_core::Result<Tensor> {
+        let b = x.dim(0)?;
+        let (s, e) = (self.tokens, self.d_model);
+        // .view(B, -1, 64) of the [B, 64, 6] map: a memory reinterpretation, not a transpose
+        let a = self.conv1.forward(x)?.reshape((b, s, e))?;
+        let a = (a * (e as f64).sqrt())?.broadcast_add(&self.pe)?;
+        let t = match attention {
+            Attention::Window => self.transformer.forward(&a.reshape((b * s, e))?, b, s)?.reshape((b, s * e))?,
+            Attention::BatchCompat => {
+                // .view(6, B, 64) is sequence-first: batch column n attends over flat rows s·B + n
+                // of the [B·6, 64] token list. Our layers are batch-first, so transpose in and out.
+                let t = a.reshape((s, b, e))?.transpose(0, 1)?.contiguous()?.reshape((b * s, e))?;
+                let t = self.transformer.forward(&t, b, s)?;
+                // T.view(B, -1) reads the sequence-first memory [6, B, 64] back row by row
+                t.reshape((b, s, e))?.transpose(0, 1)?.contiguous()?.reshape((b, s * e))?
+            }
+        };
+        let h = Tensor::cat(&[&t, mfe], 1)?;
+        let h = self.hidden2first.forward(&self.bn1.forward(&h)?)?.elu(1.0)?;
+        let h = self.first2med.forward(&self.bn2.forward(&h)?)?.elu(1.0)?;
+        let h = self.ff1.forward(&h)?.elu(1.0)?;
+        let probs = candle_nn::ops::softmax_last_dim(&self.ff2.forward_rowwise(&h)?)?;
+        probs.narrow(1, 0, 1)?.reshape(b)
+    }
+}
+
+/// Model C: the probability that a window holds a pre-miRNA (softmax class 0).
+pub struct Classifier {
+    net: ClassifierNet,
+    device: candle_core::Device,
+}
+
+impl Classifier {
+    /// Loads the weights from a safetensors file (tensor names as the original `state_dict`).
+    pub fn load(path: &Path, device: &Device) -> Result<Self> {
+        Self::from_bytes(&load::read(path)?, Some(path), device)
+    }
+
+    /// Loads the weights from safetensors bytes in memory (errors name `<in-memory safetensors>`).
+    pub fn load_from_buffer(bytes: &[u8], device: &Device) -> Result<Self> {
+        Self::from_bytes(bytes, None, device)
+    }
+
+    fn from_bytes(bytes: &[u8], origin: Option<&Path>, device: &Device) -> Result<Self> {
+        let cfg = ClassifierConfig::default();
+        let (net, device) =
+            load::load(Kind::Classifier, bytes, origin, device, |vb| ClassifierNet::load(vb, &cfg))?;
+        Ok(Self { net, device })
+    }
+
+    /// One score per window. `structure` (`windows.len() × 100`) and `mfe` (`windows.len()`) are the
+    /// Structure and MFE outputs of the same windows.
+    ///
+    /// With [`Attention::Window`] each window is scored on its own (independent of the slice); with
+    /// [`Attention::BatchCompat`] the slice is taken as one batch of the original and its
+    /// cross-window attention is reproduced exactly.
+    pub fn predict(&self, windows: &[&[u8]], structure: &[f32], mfe: &[f32], attention: Attention) -> Result<Vec<f32>> {
+        input::expect_len("MFE values", mfe.len(), windows.len(), windows.len())?;
+        if windows.is_empty() {
+            input::expect_len("structure values", structure.len(), 0, 0)?;
+            return Ok(Vec::new());
+        }
+        let x = input::channels_first(windows, Some(structure))?;
+        let run = || {
+            let b = windows.len();
+            let x = Tensor::from_vec(x, (b, ALPHABET.len() + 1, WINDOW_LEN), &self.device)?;
+            let mfe = Tensor::from_slice(mfe, (b, 1), &self.device)?;
+            self.net.forward(&x, &mfe, attention)?.to_vec1::<f32>()
+        };
+        run().map_err(model_error)
+    }
+}

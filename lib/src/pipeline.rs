@@ -1,0 +1,227 @@
+//! The cascade over batches of windows: Structure → MFE → Classifier, and `scan`, which streams
+//! FASTA records through it with memory bounded by one record and one chunk of windows.
+
+use std::io::{BufRead, Write};
+
+use crate::bundle::Bundle;
+use crate::candidates::Hit;
+use crate::error::Result;
+use crate::fasta::{self, Record};
+use crate::model::{Attention, Classifier, Device, Kind, Mfe, Structure};
+use crate::stream::{self, Header, Writer};
+use crate::window::{self, Window, Windows, WINDOW_LENGTH};
+
+/// The three models, loaded.
+pub struct Cascade {
+    /// Model A.
+    pub structure: Structure,
+    /// Model B.
+    pub mfe: Mfe,
+    /// Model C.
+    pub classifier: Classifier,
+}
+
+/// How windows are batched through the models.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Batching {
+    /// Windows per model call.
+    pub batch_size: usize,
+    /// The Classifier's attention context.
+    pub attention: Attention,
+    /// With [`Attention::BatchCompat`]: the original's batch size (its default 4096).
+    pub compat_batch: usize,
+}
+
+impl Default for Batching {
+    fn default() -> Self {
+        Self { batch_size: 256, attention: Attention::Window, compat_batch: 4096 }
+    }
+}
+
+impl Batching {
+    /// Windows per chunk handed to [`Cascade::run`]: one original batch in compat mode.
+    pub fn chunk(&self) -> usize {
+        match self.attention {
+            Attention::Window => self.batch_size.max(1),
+            Attention::BatchCompat => self.compat_batch.max(1),
+        }
+    }
+}
+
+/// Outputs of the cascade for a chunk of windows.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Outputs {
+    /// Structure values, 100 per window.
+    pub structure: Vec<f32>,
+    /// Estimated |MFE| per nucleotide, one per window.
+    pub mfe: Vec<f32>,
+    /// Pre-miRNA score, one per window.
+    pub score: Vec<f32>,
+}
+
+impl Cascade {
+    /// Loads the bundle's three models (checksums verified).
+    pub fn from_bundle(bundle: &Bundle, device: &Device) -> Result<Self> {
+        Ok(Self {
+            structure: Structure::load(&bundle.weights(Kind::Structure)?, device)?,
+            mfe: Mfe::load(&bundle.weights(Kind::Mfe)?, device)?,
+            classifier: Classifier::load(&bundle.weights(Kind::Classifier)?, device)?,
+        })
+    }
+
+    /// Runs a chunk of windows (each [`WINDOW_LENGTH`] letters `A C G U N`). Structure and MFE run
+    /// in batches of `batch_size`; in compat mode the whole chunk is one Classifier batch.
+    pub fn run(&self, windows: &[&[u8]], batching: &Batching) -> Result<Outputs> {
+        let size = batching.batch_size.max(1);
+        let mut out = Outputs::default();
+        for batch in windows.chunks(size) {
+            let s = self.structure.predict(batch)?;
+            out.mfe.extend(self.mfe.predict(batch, &s)?);
+            out.structure.extend(s);
+        }
+        match batching.attention {
+            Attention::Window => {
+                for (i, batch) in windows.chunks(size).enumerate() {
+                    let (from, to) = (i * size, i * size + batch.len());
+                    let s = &out.structure[from * WINDOW_LENGTH..to * WINDOW_LENGTH];
+                    out.score.extend(self.classifier.predict(batch, s, &out.mfe[from..to], Attention::Window)?);
+                }
+            }
+            Attention::BatchCompat => {
+                out.score = self.classifier.predict(windows, &out.structure, &out.mfe, Attention::BatchCompat)?;
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// What `scan` writes besides scores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ScanColumns {
+    /// Also write `seq`, `structure` and `pairing` (about 1 kB per window).
+    pub full: bool,
+}
+
+/// Totals of a scan.
+#[derive(Debug, Clone, Default)]
+pub struct ScanSummary {
+    /// Records read.
+    pub records: u64,
+    /// Windows scored.
+    pub windows: u64,
+    /// Windows skipped by the N / soft-mask filters.
+    pub skipped: u64,
+    /// Windows scoring at or above the threshold.
+    pub hits: Vec<Hit>,
+}
+
+/// The columns `scan` writes.
+pub fn scan_header(meta: Vec<String>, columns: ScanColumns) -> Header {
+    let mut names = vec!["seq_id", "start", "end", "strand"];
+    if columns.full {
+        names.extend(["seq", "structure", "pairing"]);
+    }
+    names.extend(["mfe", "score"]);
+    Header { meta, columns: names.into_iter().map(str::to_owned).collect() }
+}
+
+/// Scans every record of `reader` through the cascade and writes one row per window.
+///
+/// Windows flow in chunks (see [`Batching::chunk`]) in the original's order (per record, `+` then
+/// `-`), so compat mode reproduces the original's batches; memory holds one record and one chunk.
+/// `threshold` collects hits for candidate loci; `progress` is told how many windows were done.
+#[allow(clippy::too_many_arguments)]
+pub fn scan<R: BufRead, W: Write>(
+    reader: &mut fasta::Reader<R>,
+    cascade: &Cascade,
+    params: &window::Params,
+    batching: &Batching,
+    columns: ScanColumns,
+    threshold: Option<f32>,
+    writer: &mut Writer<W>,
+    progress: &dyn Fn(u64),
+) -> Result<ScanSummary> {
+    let mut summary = ScanSummary::default();
+    let mut record = Record::default();
+    let mut chunk: Vec<Window> = Vec::with_capacity(batching.chunk());
+    let mut text = RowText::default();
+    while reader.read_record(&mut record)? {
+        summary.records += 1;
+        let mut windows = Windows::new(&record.seq, params);
+        loop {
+            chunk.clear();
+            chunk.extend(windows.by_ref().take(batching.chunk()));
+            if chunk.is_empty() {
+                break;
+            }
+            let seqs: Vec<&[u8]> = chunk.iter().map(|w| w.seq.as_slice()).collect();
+            let out = cascade.run(&seqs, batching)?;
+            for (i, w) in chunk.iter().enumerate() {
+                let score = out.score[i];
+                if threshold.is_some_and(|t| score >= t) {
+                    summary.hits.push(Hit {
+                        seq_id: record.id.clone(),
+                        start: w.start as u64,
+                        end: w.end as u64,
+                        strand: w.strand,
+                        score,
+                    });
+                }
+                let structure = columns.full.then(|| &out.structure[i * WINDOW_LENGTH..(i + 1) * WINDOW_LENGTH]);
+                text.write(writer, &record.id, w, structure, out.mfe[i], score)?;
+            }
+            summary.windows += chunk.len() as u64;
+            progress(chunk.len() as u64);
+        }
+        summary.skipped += windows.skipped;
+    }
+    Ok(summary)
+}
+
+/// Reused text buffers for one output row.
+#[derive(Default)]
+struct RowText {
+    start: String,
+    end: String,
+    dot_bracket: String,
+    pairing: String,
+    mfe: String,
+    score: String,
+}
+
+impl RowText {
+    fn write<W: Write>(
+        &mut self,
+        writer: &mut Writer<W>,
+        seq_id: &str,
+        w: &Window,
+        structure: Option<&[f32]>,
+        mfe: f32,
+        score: f32,
+    ) -> Result<()> {
+        use std::fmt::Write as _;
+        self.start.clear();
+        let _ = write!(self.start, "{}", w.start);
+        self.end.clear();
+        let _ = write!(self.end, "{}", w.end);
+        self.mfe.clear();
+        stream::push_f32(&mut self.mfe, mfe);
+        self.score.clear();
+        stream::push_f32(&mut self.score, score);
+        let strand = if w.strand == window::Strand::Forward { "+" } else { "-" };
+        match structure {
+            None => writer.write_row([seq_id, &self.start, &self.end, strand], &[&self.mfe, &self.score]),
+            Some(values) => {
+                self.dot_bracket.clear();
+                stream::push_dot_bracket(&mut self.dot_bracket, values, stream::PAIRING_THRESHOLD);
+                self.pairing.clear();
+                stream::push_f32_list(&mut self.pairing, values);
+                let seq = std::str::from_utf8(&w.seq).unwrap_or_default();
+                writer.write_row(
+                    [seq_id, &self.start, &self.end, strand, seq, &self.dot_bracket, &self.pairing],
+                    &[&self.mfe, &self.score],
+                )
+            }
+        }
+    }
+}
