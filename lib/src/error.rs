@@ -33,6 +33,14 @@ pub enum Error {
         /// What is wrong, naming the line and column.
         message: String,
     },
+    /// Malformed annotation (BED, GFF3) or truth input of the evaluation.
+    #[error("{source_name}: {message}")]
+    Annotation {
+        /// The input's name (path or `stdin`).
+        source_name: String,
+        /// What is wrong, naming the line and column.
+        message: String,
+    },
     /// Weights that do not fit the model: missing tensor, wrong shape, corrupt file.
     #[error("{}: {message}", .path.display())]
     Weights {

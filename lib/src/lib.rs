@@ -17,6 +17,7 @@ pub mod eval;
 pub mod fasta;
 pub mod import;
 pub mod model;
+pub mod npy;
 pub mod pipeline;
 pub mod stream;
 pub mod window;

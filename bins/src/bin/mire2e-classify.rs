@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use mire2e::candidates::{self, Hit};
 use mire2e::model::{Attention, Classifier, Kind};
+use mire2e::npy::NpyWriter;
 use mire2e::pipeline::Batching;
 use mire2e::stream::{self, WindowFields};
 use mire2e_cli::attention::AttentionArgs;
@@ -35,6 +36,9 @@ struct Args {
     /// Write candidate loci (BED9) to this file.
     #[arg(long, value_name = "FILE")]
     bed: Option<PathBuf>,
+    /// Also write the scores as an [N] float32 NPY array to this file.
+    #[arg(long, value_name = "FILE")]
+    npy: Option<PathBuf>,
     /// Score at or above which a window is a candidate.
     #[arg(long, default_value_t = 0.5, value_name = "T")]
     threshold: f32,
@@ -47,6 +51,7 @@ struct Classify {
     batching: Batching,
     threshold: Option<f32>,
     hits: Vec<Hit>,
+    npy: Option<NpyWriter>,
 }
 
 impl Stage for Classify {
@@ -77,6 +82,9 @@ impl Stage for Classify {
             let (seq_id, start, end, strand) = (w.seq_id.to_owned(), w.start, w.end, w.strand);
             self.hits.push(Hit { seq_id, start, end, strand, score: values[0] });
         }
+        if let Some(npy) = &mut self.npy {
+            npy.push(values)?;
+        }
         Ok(())
     }
 }
@@ -98,11 +106,13 @@ fn run(args: &Args) -> anyhow::Result<()> {
         batching: args.attention.batching(args.model.model.batch_size),
         threshold: args.bed.as_ref().map(|_| args.threshold),
         hits: Vec::new(),
+        npy: args.npy.as_deref().map(|p| NpyWriter::create(p, 1)).transpose()?,
     };
     // The BED file is created first so a bad path fails before the models run; it appears complete
     // only after the scores are written.
     let bed = args.bed.as_deref().map(Output::create).transpose()?;
     stage::run(&mut classify, &args.input, &args.common, meta)?;
+    classify.npy.take().map(NpyWriter::finish).transpose()?;
     if let Some(mut bed) = bed {
         candidates::write_bed(&mut bed, &candidates::merge(std::mem::take(&mut classify.hits)))?;
         bed.commit()?;

@@ -5,7 +5,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use mire2e::model::{Kind, Structure};
-use mire2e::stream;
+use mire2e::npy::NpyWriter;
+use mire2e::stream::{self, WindowFields};
+use mire2e::window::WINDOW_LENGTH;
 use mire2e_cli::common::Common;
 use mire2e_cli::model_args::StageModelArgs;
 use mire2e_cli::stage::{self, Batch, Stage};
@@ -25,6 +27,9 @@ struct Args {
     input: PathBuf,
     #[command(flatten)]
     model: StageModelArgs,
+    /// Also write the structure values as an [N, 100] float32 NPY array to this file.
+    #[arg(long, value_name = "FILE")]
+    npy: Option<PathBuf>,
     #[command(flatten)]
     common: Common,
 }
@@ -32,6 +37,7 @@ struct Args {
 struct Fold {
     model: Structure,
     batch_size: usize,
+    npy: Option<NpyWriter>,
 }
 
 impl Stage for Fold {
@@ -48,11 +54,17 @@ impl Stage for Fold {
         Ok(self.model.predict(&batch.seqs)?)
     }
     fn width(&self) -> usize {
-        mire2e::window::WINDOW_LENGTH
+        WINDOW_LENGTH
     }
     fn format(&mut self, values: &[f32], out: &mut [String]) {
         stream::push_dot_bracket(&mut out[0], values, stream::PAIRING_THRESHOLD);
         stream::push_f32_list(&mut out[1], values);
+    }
+    fn observe(&mut self, _window: &WindowFields, values: &[f32]) -> anyhow::Result<()> {
+        if let Some(npy) = &mut self.npy {
+            npy.push(values)?;
+        }
+        Ok(())
     }
 }
 
@@ -66,6 +78,9 @@ fn run(args: &Args) -> anyhow::Result<()> {
     let (path, origin) = args.model.weights(Kind::Structure)?;
     let model = Structure::load(&path, &args.model.model.device)?;
     let meta = format!("#mire2e-fold {} {origin}", env!("CARGO_PKG_VERSION"));
-    let mut fold = Fold { model, batch_size: args.model.model.batch_size as usize };
-    stage::run(&mut fold, &args.input, &args.common, meta)
+    let npy = args.npy.as_deref().map(|p| NpyWriter::create(p, WINDOW_LENGTH)).transpose()?;
+    let mut fold = Fold { model, batch_size: args.model.model.batch_size as usize, npy };
+    stage::run(&mut fold, &args.input, &args.common, meta)?;
+    fold.npy.map(NpyWriter::finish).transpose()?;
+    Ok(())
 }

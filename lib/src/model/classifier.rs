@@ -77,7 +77,7 @@ impl ClassifierNet {
         let h = self.hidden2first.forward(&self.bn1.forward(&h)?)?.elu(1.0)?;
         let h = self.first2med.forward(&self.bn2.forward(&h)?)?.elu(1.0)?;
         let h = self.ff1.forward(&h)?.elu(1.0)?;
-        let probs = candle_nn::ops::softmax_last_dim(&self.ff2.forward_rowwise(&h)?)?;
+        let probs = candle_nn::ops::softmax_last_dim(&self.ff2.forward(&h)?)?;
         probs.narrow(1, 0, 1)?.reshape(b)
     }
 }

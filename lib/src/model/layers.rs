@@ -157,15 +157,19 @@ impl Linear {
 
     /// [N, in] → [N, out]
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let out = self.bias.dim(0)?;
+        if out <= FEW_OUTPUTS {
+            // gemm picks its kernel by matrix size and kernels sum in different orders; a dot
+            // product per row keeps each window's value independent of the batch, at no cost
+            let w = self.weight_t.t()?.unsqueeze(0)?; // [1, out, in]
+            return x.unsqueeze(1)?.broadcast_mul(&w)?.sum(D::Minus1)?.broadcast_add(&self.bias);
+        }
         x.matmul(&self.weight_t)?.broadcast_add(&self.bias)
     }
-
-    /// Same as `forward`, one dot product per output; for a few outputs over long inputs
-    pub fn forward_rowwise(&self, x: &Tensor) -> Result<Tensor> {
-        let w = self.weight_t.t()?.unsqueeze(0)?; // [1, out, in]
-        x.unsqueeze(1)?.broadcast_mul(&w)?.sum(D::Minus1)?.broadcast_add(&self.bias)
-    }
 }
+
+/// Linear layers with at most this many outputs are computed as dot products (see `Linear::forward`).
+const FEW_OUTPUTS: usize = 2;
 
 /// `nn.LayerNorm(E)` over the last dim.
 pub(crate) struct LayerNorm {

@@ -95,3 +95,4 @@ impl Structure {
         run().map_err(model_error)
     }
 }
+

@@ -3,9 +3,7 @@ process MIRE2E_SCAN {
     label 'process_gpu'
 
     conda "${moduleDir}/environment.yml"
-    container "${ workflow.containerEngine == 'singularity' && !task.ext.singularity_pull_docker_container ?
-        'https://depot.galaxyproject.org/singularity/mire2e:' + params.mire2e_container_tag :
-        'biocontainers/mire2e:' + params.mire2e_container_tag }"
+    container "${ workflow.containerEngine == 'singularity' && !task.ext.singularity_pull_docker_container ? 'https://depot.galaxyproject.org/singularity/mire2e:' + params.mire2e_container_tag : 'biocontainers/mire2e:' + params.mire2e_container_tag }"
 
     input:
     tuple val(meta), path(fasta)
