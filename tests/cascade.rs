@@ -18,7 +18,12 @@ fn bin(name: &str) -> Command {
 
 fn run(cmd: &mut Command) -> Vec<u8> {
     let out = cmd.output().unwrap();
-    assert!(out.status.success(), "{:?}: {}", cmd, String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{:?}: {}",
+        cmd,
+        String::from_utf8_lossy(&out.stderr)
+    );
     out.stdout
 }
 
@@ -26,8 +31,21 @@ fn run(cmd: &mut Command) -> Vec<u8> {
 fn table(bytes: &[u8]) -> Vec<HashMap<String, String>> {
     let text = String::from_utf8(bytes.to_vec()).unwrap();
     let mut lines = text.lines().filter(|l| !l.starts_with('#'));
-    let header: Vec<String> = lines.next().unwrap().split('\t').map(str::to_owned).collect();
-    lines.map(|l| header.iter().cloned().zip(l.split('\t').map(str::to_owned)).collect()).collect()
+    let header: Vec<String> = lines
+        .next()
+        .unwrap()
+        .split('\t')
+        .map(str::to_owned)
+        .collect();
+    lines
+        .map(|l| {
+            header
+                .iter()
+                .cloned()
+                .zip(l.split('\t').map(str::to_owned))
+                .collect()
+        })
+        .collect()
 }
 
 struct Golden {
@@ -36,7 +54,8 @@ struct Golden {
 
 impl Golden {
     fn load(shared: &Path, set: &str) -> Self {
-        let bytes = std::fs::read(shared.join(format!("reference/golden/{set}/windows.tsv"))).unwrap();
+        let bytes =
+            std::fs::read(shared.join(format!("reference/golden/{set}/windows.tsv"))).unwrap();
         let rows = table(&bytes);
         assert_eq!(rows.len(), 372);
         Self { rows }
@@ -47,19 +66,34 @@ impl Golden {
     }
 
     fn structure(&self) -> Vec<Vec<f64>> {
-        self.rows.iter().map(|r| (0..100).map(|j| r[&format!("s{j}")].parse().unwrap()).collect()).collect()
+        self.rows
+            .iter()
+            .map(|r| {
+                (0..100)
+                    .map(|j| r[&format!("s{j}")].parse().unwrap())
+                    .collect()
+            })
+            .collect()
     }
 }
 
 /// Worst |a - b| after checking the rows line up (record, start, strand).
-fn worst(golden: &Golden, ours: &[HashMap<String, String>], ours_col: &str, golden_col: &str) -> f64 {
+fn worst(
+    golden: &Golden,
+    ours: &[HashMap<String, String>],
+    ours_col: &str,
+    golden_col: &str,
+) -> f64 {
     assert_eq!(ours.len(), golden.rows.len());
     let g = golden.column(golden_col);
     ours.iter()
         .zip(&golden.rows)
         .zip(g)
         .map(|((o, r), g)| {
-            assert_eq!((&o["seq_id"], &o["start"], &o["strand"]), (&r["record"], &r["start"], &r["strand"]));
+            assert_eq!(
+                (&o["seq_id"], &o["start"], &o["strand"]),
+                (&r["record"], &r["start"], &r["strand"])
+            );
             (o[ours_col].parse::<f64>().unwrap() - g).abs()
         })
         .fold(0.0, f64::max)
@@ -69,9 +103,16 @@ fn worst_structure(golden: &Golden, ours: &[HashMap<String, String>]) -> f64 {
     ours.iter()
         .zip(golden.structure())
         .flat_map(|(o, g)| {
-            let values: Vec<f64> = o["pairing"].split(',').map(|v| v.parse().unwrap()).collect();
+            let values: Vec<f64> = o["pairing"]
+                .split(',')
+                .map(|v| v.parse().unwrap())
+                .collect();
             assert_eq!(values.len(), 100);
-            values.into_iter().zip(g).map(|(a, b)| (a - b).abs()).collect::<Vec<_>>()
+            values
+                .into_iter()
+                .zip(g)
+                .map(|(a, b)| (a - b).abs())
+                .collect::<Vec<_>>()
         })
         .fold(0.0, f64::max)
 }
@@ -86,7 +127,10 @@ fn inputs(shared: &Path) -> [PathBuf; 2] {
 
 const MODES: [(&[&str], &str); 3] = [
     (&["--attention", "window"], "score_bs1"),
-    (&["--attention", "batch-compat", "--compat-batch", "64"], "score_bs64"),
+    (
+        &["--attention", "batch-compat", "--compat-batch", "64"],
+        "score_bs64",
+    ),
     (&["--attention", "batch-compat"], "score"),
 ];
 
@@ -104,7 +148,10 @@ fn piped_stages_match_the_original() {
             let path = dir.path().join(format!("fold{i}.tsv"));
             let npy = dir.path().join(format!("fold{i}.npy"));
             let mut fold = bin("mire2e-fold");
-            fold.arg("--weights").arg(weights.join("synthetic-structure.safetensors")).arg("-o").arg(&path);
+            fold.arg("--weights")
+                .arg(weights.join("synthetic-structure.safetensors"))
+                .arg("-o")
+                .arg(&path);
             run(fold.arg("--npy").arg(&npy).write_stdin(windows));
             // The NPY side output holds exactly the `pairing` values, [N, 100].
             let bytes = std::fs::read(&npy).unwrap();
@@ -112,7 +159,10 @@ fn piped_stages_match_the_original() {
             let rows = table(&std::fs::read(&path).unwrap());
             assert_eq!(array.shape(), &[rows.len() as u64, 100]);
             let values: Vec<f32> = array.into_vec().unwrap();
-            let text: Vec<f32> = rows.iter().flat_map(|r| r["pairing"].split(',').map(|v| v.parse::<f32>().unwrap())).collect();
+            let text: Vec<f32> = rows
+                .iter()
+                .flat_map(|r| r["pairing"].split(',').map(|v| v.parse::<f32>().unwrap()))
+                .collect();
             assert_eq!(values, text);
             path
         })
@@ -123,7 +173,11 @@ fn piped_stages_match_the_original() {
         for (i, path) in folded.iter().enumerate() {
             let out = dir.path().join(format!("{set}-mfe{i}.tsv"));
             let mut mfe = bin("mire2e-mfe");
-            mfe.arg(path).arg("--weights").arg(weights.join(format!("{set}-mfe.safetensors"))).arg("-o").arg(&out);
+            mfe.arg(path)
+                .arg("--weights")
+                .arg(weights.join(format!("{set}-mfe.safetensors")))
+                .arg("-o")
+                .arg(&out);
             run(&mut mfe);
             mfe_out.push(out);
         }
@@ -131,16 +185,26 @@ fn piped_stages_match_the_original() {
             let mut rows = Vec::new();
             for input in &mfe_out {
                 let mut classify = bin("mire2e-classify");
-                classify.arg(input).args(mode).arg("--weights").arg(weights.join("synthetic-predictor.safetensors"));
+                classify
+                    .arg(input)
+                    .args(mode)
+                    .arg("--weights")
+                    .arg(weights.join("synthetic-predictor.safetensors"));
                 rows.extend(table(&run(&mut classify)));
             }
             let d = worst(&golden, &rows, "score", golden_col);
             eprintln!("pipe {set} {golden_col}: worst |Δ| = {d:.3e}");
             assert!(d <= TOLERANCE, "{set} {golden_col}: {d}");
             if golden_col == "score" {
-                let (ds, dm) = (worst_structure(&golden, &rows), worst(&golden, &rows, "mfe", "mfe"));
+                let (ds, dm) = (
+                    worst_structure(&golden, &rows),
+                    worst(&golden, &rows, "mfe", "mfe"),
+                );
                 eprintln!("pipe {set}: structure worst |Δ| = {ds:.3e}, mfe {dm:.3e}");
-                assert!(ds <= TOLERANCE && dm <= TOLERANCE, "{set}: structure {ds}, mfe {dm}");
+                assert!(
+                    ds <= TOLERANCE && dm <= TOLERANCE,
+                    "{set}: structure {ds}, mfe {dm}"
+                );
             }
         }
     }
@@ -152,7 +216,10 @@ fn reference_bundle(shared: &Path, set: &str, dir: &Path) -> PathBuf {
     let entry = |file: &str| {
         let path = weights.join(file);
         let sha = mire2e::bundle::sha256_file(&path).unwrap();
-        format!("{{\"path\": \"{}\", \"sha256\": \"{sha}\"}}", path.display())
+        format!(
+            "{{\"path\": \"{}\", \"sha256\": \"{sha}\"}}",
+            path.display()
+        )
     };
     let bundle = dir.join(format!("reference-{set}"));
     std::fs::create_dir_all(&bundle).unwrap();
@@ -178,7 +245,12 @@ fn scan_matches_the_original() {
             let mut rows = Vec::new();
             for fasta in inputs(&shared) {
                 let mut scan = bin("mire2e");
-                scan.arg("scan").arg(&fasta).arg("--no-tail").arg("--model").arg(&bundle).args(mode);
+                scan.arg("scan")
+                    .arg(&fasta)
+                    .arg("--no-tail")
+                    .arg("--model")
+                    .arg(&bundle)
+                    .args(mode);
                 if full {
                     scan.arg("--full");
                 }
@@ -187,7 +259,10 @@ fn scan_matches_the_original() {
             let d = worst(&golden, &rows, "score", golden_col);
             let dm = worst(&golden, &rows, "mfe", "mfe");
             eprintln!("scan {set} {golden_col}: worst |Δ| score {d:.3e}, mfe {dm:.3e}");
-            assert!(d <= TOLERANCE && dm <= TOLERANCE, "{set} {golden_col}: score {d}, mfe {dm}");
+            assert!(
+                d <= TOLERANCE && dm <= TOLERANCE,
+                "{set} {golden_col}: score {d}, mfe {dm}"
+            );
             if full {
                 let ds = worst_structure(&golden, &rows);
                 eprintln!("scan {set}: structure worst |Δ| = {ds:.3e}");
@@ -204,10 +279,30 @@ fn stage_errors_are_clear() {
     let structure = weights.join("synthetic-structure.safetensors");
     let cases: [(&str, Vec<&str>, &str, &str); 5] = [
         ("mire2e-fold", vec![], "", "empty input"),
-        ("mire2e-fold", vec![], "seq_id\tstart\tend\tstrand\nr\t0\t100\t+\n", "missing column `seq`"),
-        ("mire2e-fold", vec![], "seq_id\tstart\tend\tstrand\tseq\nr\t0\t100\t+\tACGU\n", "line 2, column `seq`"),
-        ("mire2e-mfe", vec![], "seq_id\tstart\tend\tstrand\tseq\n", "missing column `pairing`"),
-        ("mire2e-classify", vec!["--threshold", "2"], "", "--threshold"),
+        (
+            "mire2e-fold",
+            vec![],
+            "seq_id\tstart\tend\tstrand\nr\t0\t100\t+\n",
+            "missing column `seq`",
+        ),
+        (
+            "mire2e-fold",
+            vec![],
+            "seq_id\tstart\tend\tstrand\tseq\nr\t0\t100\t+\tACGU\n",
+            "line 2, column `seq`",
+        ),
+        (
+            "mire2e-mfe",
+            vec![],
+            "seq_id\tstart\tend\tstrand\tseq\n",
+            "missing column `pairing`",
+        ),
+        (
+            "mire2e-classify",
+            vec!["--threshold", "2"],
+            "",
+            "--threshold",
+        ),
     ];
     for (name, extra, input, message) in cases {
         let weights_file = match name {
@@ -215,19 +310,40 @@ fn stage_errors_are_clear() {
             "mire2e-mfe" => weights.join("hsa-mfe.safetensors"),
             _ => weights.join("synthetic-predictor.safetensors"),
         };
-        let out = bin(name).arg("--weights").arg(&weights_file).args(&extra).write_stdin(input).output().unwrap();
+        let out = bin(name)
+            .arg("--weights")
+            .arg(&weights_file)
+            .args(&extra)
+            .write_stdin(input)
+            .output()
+            .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{name} {message}: {stderr}");
-        assert!(stderr.contains(message), "{name}: expected '{message}' in: {stderr}");
-        assert!(!stderr.contains("panicked") && out.stdout.is_empty(), "{name}: {stderr}");
+        assert!(
+            stderr.contains(message),
+            "{name}: expected '{message}' in: {stderr}"
+        );
+        assert!(
+            !stderr.contains("panicked") && out.stdout.is_empty(),
+            "{name}: {stderr}"
+        );
     }
     // Another model's weights: the error names a tensor.
-    let out = bin("mire2e-mfe").arg("--weights").arg(&structure).write_stdin("").output().unwrap();
+    let out = bin("mire2e-mfe")
+        .arg("--weights")
+        .arg(&structure)
+        .write_stdin("")
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr.contains("conv1.conv_layers"), "{stderr}");
     // No bundle found: says where it looked.
-    let out = bin("mire2e").args(["scan", "-", "--model", "no-such-model"]).write_stdin(">r\nACGU\n").output().unwrap();
+    let out = bin("mire2e")
+        .args(["scan", "-", "--model", "no-such-model"])
+        .write_stdin(">r\nACGU\n")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no model bundle 'no-such-model'"));
 }

@@ -34,7 +34,11 @@ fn assert_fails(input: &Path, kind: &str, dir: &Path, keep: &[&str], needles: &[
     let errors: Vec<&str> = stderr.lines().filter(|l| l.contains("error")).collect();
     assert_eq!(errors.len(), 1, "one error line expected, got:\n{stderr}");
     for needle in needles {
-        assert!(errors[0].contains(needle), "{needle:?} not in {:?}", errors[0]);
+        assert!(
+            errors[0].contains(needle),
+            "{needle:?} not in {:?}",
+            errors[0]
+        );
     }
     assert!(!stderr.contains("panicked"), "{stderr}");
     let mut left: Vec<String> = std::fs::read_dir(dir)
@@ -54,8 +58,16 @@ fn round_trips_all_four_reference_checkpoints() {
     let cases = [
         ("mfe.pkl", "mfe", "animals-mfe.safetensors"),
         ("mfe-hsa.pkl", "mfe", "hsa-mfe.safetensors"),
-        ("synthetic-structure.pkl", "structure", "synthetic-structure.safetensors"),
-        ("synthetic-predictor.pkl", "classifier", "synthetic-predictor.safetensors"),
+        (
+            "synthetic-structure.pkl",
+            "structure",
+            "synthetic-structure.safetensors",
+        ),
+        (
+            "synthetic-predictor.pkl",
+            "classifier",
+            "synthetic-predictor.safetensors",
+        ),
     ];
     for (pkl, kind, reference) in cases {
         let out = dir.path().join(format!("{pkl}.safetensors"));
@@ -74,10 +86,18 @@ fn round_trips_all_four_reference_checkpoints() {
             "{pkl}: names"
         );
         for (g, r) in got.iter().zip(&want) {
-            assert_eq!((g.dtype, &g.shape), (r.dtype, &r.shape), "{pkl}: {}", g.name);
+            assert_eq!(
+                (g.dtype, &g.shape),
+                (r.dtype, &r.shape),
+                "{pkl}: {}",
+                g.name
+            );
             assert!(g.data == r.data, "{pkl}: bytes of {} differ", g.name);
         }
-        assert!(got.iter().any(|t| t.dtype == Dtype::I64), "{pkl}: num_batches_tracked kept as i64");
+        assert!(
+            got.iter().any(|t| t.dtype == Dtype::I64),
+            "{pkl}: num_batches_tracked kept as i64"
+        );
     }
 }
 
@@ -102,17 +122,37 @@ fn refuses_another_models_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
     let mfe = w.join("mfe.pkl");
     let cases: [(&Path, &str, &[&str]); 4] = [
-        (&mfe, "structure", &["mfe.pkl", "not a structure checkpoint", "it looks like a mfe checkpoint"]),
-        (&mfe, "classifier", &["mfe.pkl", "tensor", "it looks like a mfe checkpoint"]),
+        (
+            &mfe,
+            "structure",
+            &[
+                "mfe.pkl",
+                "not a structure checkpoint",
+                "it fits the mfe model instead",
+            ],
+        ),
+        (
+            &mfe,
+            "classifier",
+            &["mfe.pkl", "tensor", "it fits the mfe model instead"],
+        ),
         (
             &w.join("synthetic-predictor.pkl"),
             "mfe",
-            &["synthetic-predictor.pkl", "unexpected tensor", "it looks like a classifier checkpoint"],
+            &[
+                "synthetic-predictor.pkl",
+                "unexpected tensor",
+                "it fits the classifier model instead",
+            ],
         ),
         (
             &w.join("synthetic-structure.pkl"),
             "classifier",
-            &["synthetic-structure.pkl", "not a classifier checkpoint", "it looks like a structure checkpoint"],
+            &[
+                "synthetic-structure.pkl",
+                "not a classifier checkpoint",
+                "it fits the structure model instead",
+            ],
         ),
     ];
     for (input, kind, needles) in cases {
@@ -128,11 +168,31 @@ fn refuses_truncated_files() {
     let legacy = std::fs::read(w.join("mfe.pkl")).unwrap();
     let zip = std::fs::read(w.join("synthetic-structure.pkl")).unwrap();
     let cases: [(&[u8], &str, &[&str]); 5] = [
-        (&legacy[..10], "mfe", &["cut.pkl", "truncated inside the magic number"]),
-        (&legacy[..400], "mfe", &["cut.pkl", "truncated inside the state dict pickle"]),
-        (&legacy[..legacy.len() / 2], "mfe", &["cut.pkl", "truncated", "tensor "]),
-        (&legacy[..legacy.len() - 1], "mfe", &["cut.pkl", "truncated", "tensor "]),
-        (&zip[..zip.len() / 2], "structure", &["cut.pkl", "zip archive"]),
+        (
+            &legacy[..10],
+            "mfe",
+            &["cut.pkl", "truncated inside the magic number"],
+        ),
+        (
+            &legacy[..400],
+            "mfe",
+            &["cut.pkl", "truncated inside the state dict pickle"],
+        ),
+        (
+            &legacy[..legacy.len() / 2],
+            "mfe",
+            &["cut.pkl", "truncated", "tensor "],
+        ),
+        (
+            &legacy[..legacy.len() - 1],
+            "mfe",
+            &["cut.pkl", "truncated", "tensor "],
+        ),
+        (
+            &zip[..zip.len() / 2],
+            "structure",
+            &["cut.pkl", "zip archive"],
+        ),
     ];
     for (bytes, kind, needles) in cases {
         let input = dir.path().join("cut.pkl");
@@ -159,7 +219,10 @@ fn refuses_junk() {
         (b"", &["junk.pkl", "empty file"]),
         (b">seq1\nACGU\n", &["junk.pkl", "not a PyTorch checkpoint"]),
         (&noise, &["junk.pkl", "not a PyTorch checkpoint"]),
-        (&pickle_noise, &["junk.pkl", "pickle"]),
+        (
+            &pickle_noise,
+            &["junk.pkl", "not a PyTorch checkpoint", "pickle byte"],
+        ),
         (b"PK\x03\x04 not really a zip", &["junk.pkl", "zip archive"]),
         // a pickle of a plain int where the magic number belongs
         (b"\x80\x02K\x07.", &["junk.pkl", "wrong magic number"]),
@@ -181,7 +244,13 @@ fn refuses_corrupt_zip_storage() {
     bytes[mid] ^= 0x55;
     let input = dir.path().join("flipped.pkl");
     std::fs::write(&input, bytes).unwrap();
-    assert_fails(&input, "classifier", dir.path(), &["flipped.pkl"], &["flipped.pkl", "tensor ", "checksum"]);
+    assert_fails(
+        &input,
+        "classifier",
+        dir.path(),
+        &["flipped.pkl"],
+        &["flipped.pkl", "tensor ", "checksum"],
+    );
 }
 
 #[test]
@@ -191,7 +260,12 @@ fn a_failed_import_keeps_an_existing_output() {
     std::fs::write(&input, b"junk").unwrap();
     let out = dir.path().join("out.safetensors");
     std::fs::write(&out, b"previous").unwrap();
-    mire2e().args(["import", "--kind", "mfe", "-o"]).arg(&out).arg(&input).assert().code(1);
+    mire2e()
+        .args(["import", "--kind", "mfe", "-o"])
+        .arg(&out)
+        .arg(&input)
+        .assert()
+        .code(1);
     assert_eq!(std::fs::read(&out).unwrap(), b"previous");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
 }
@@ -214,7 +288,12 @@ fn refuses_stdout_and_missing_kind() {
         .assert()
         .code(2)
         .stdout("");
-    mire2e().args(["import", "-o"]).arg(dir.path().join("o")).arg(&input).assert().code(2);
+    mire2e()
+        .args(["import", "-o"])
+        .arg(dir.path().join("o"))
+        .arg(&input)
+        .assert()
+        .code(2);
     mire2e()
         .args(["import", "--kind", "nonsense", "-o"])
         .arg(dir.path().join("o"))
@@ -226,7 +305,13 @@ fn refuses_stdout_and_missing_kind() {
 #[test]
 fn refuses_a_missing_file() {
     let dir = tempfile::tempdir().unwrap();
-    assert_fails(&dir.path().join("nope.pkl"), "mfe", dir.path(), &[], &["nope.pkl"]);
+    assert_fails(
+        &dir.path().join("nope.pkl"),
+        "mfe",
+        dir.path(),
+        &[],
+        &["nope.pkl"],
+    );
 }
 
 // ---- checkpoints written here, in the legacy format, to vary one tensor at a time ----
@@ -299,7 +384,12 @@ fn import_ok(tensors: &[Tensor], dir: &Path) -> Vec<Tensor> {
     let input = dir.join("gen.pkl");
     std::fs::write(&input, legacy_checkpoint(tensors)).unwrap();
     let out = dir.join("gen.safetensors");
-    mire2e().args(["import", "--kind", "mfe", "-o"]).arg(&out).arg(&input).assert().success();
+    mire2e()
+        .args(["import", "--kind", "mfe", "-o"])
+        .arg(&out)
+        .arg(&input)
+        .assert()
+        .success();
     read_safetensors(&out).unwrap()
 }
 
@@ -323,7 +413,11 @@ fn refuses_a_missing_tensor() {
     let dir = tempfile::tempdir().unwrap();
     let mut tensors = hsa_mfe(&shared);
     tensors.retain(|t| t.name != "hidden2first.weight");
-    import_fails(&tensors, dir.path(), &["gen.pkl", "missing tensor hidden2first.weight"]);
+    import_fails(
+        &tensors,
+        dir.path(),
+        &["gen.pkl", "missing tensor hidden2first.weight"],
+    );
 }
 
 #[test]
@@ -340,13 +434,20 @@ fn refuses_a_wrong_shape() {
     let shared = require_shared!();
     let dir = tempfile::tempdir().unwrap();
     let mut tensors = hsa_mfe(&shared);
-    let t = tensors.iter_mut().find(|t| t.name == "hidden2first.bias").unwrap();
+    let t = tensors
+        .iter_mut()
+        .find(|t| t.name == "hidden2first.bias")
+        .unwrap();
     assert_eq!(t.shape, [100]);
     t.shape = vec![10, 10];
     import_fails(
         &tensors,
         dir.path(),
-        &["gen.pkl", "tensor hidden2first.bias has shape [10, 10] in the checkpoint", "expects [100]"],
+        &[
+            "gen.pkl",
+            "tensor hidden2first.bias has shape [10, 10] in the checkpoint",
+            "expects [100]",
+        ],
     );
 }
 
@@ -355,8 +456,17 @@ fn refuses_an_unexpected_tensor() {
     let shared = require_shared!();
     let dir = tempfile::tempdir().unwrap();
     let mut tensors = hsa_mfe(&shared);
-    tensors.push(Tensor { name: "extra.weight".into(), dtype: Dtype::F32, shape: vec![1], data: vec![0; 4] });
-    import_fails(&tensors, dir.path(), &["gen.pkl", "unexpected tensor extra.weight"]);
+    tensors.push(Tensor {
+        name: "extra.weight".into(),
+        dtype: Dtype::F32,
+        shape: vec![1],
+        data: vec![0; 4],
+    });
+    import_fails(
+        &tensors,
+        dir.path(),
+        &["gen.pkl", "unexpected tensor extra.weight"],
+    );
 }
 
 #[test]
@@ -371,5 +481,9 @@ fn refuses_a_wrong_dtype() {
         .chunks_exact(4)
         .flat_map(|c| f64::from(f32::from_le_bytes([c[0], c[1], c[2], c[3]])).to_le_bytes())
         .collect();
-    import_fails(&tensors, dir.path(), &["gen.pkl", "tensor FF1.bias is f64", "expects f32"]);
+    import_fails(
+        &tensors,
+        dir.path(),
+        &["gen.pkl", "tensor FF1.bias is f64", "expects f32"],
+    );
 }

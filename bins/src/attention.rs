@@ -43,7 +43,9 @@ impl AttentionArgs {
     pub fn describe(&self) -> String {
         match self.attention {
             AttentionMode::Window => "attention=window".into(),
-            AttentionMode::BatchCompat => format!("attention=batch-compat compat_batch={}", self.compat_batch),
+            AttentionMode::BatchCompat => {
+                format!("attention=batch-compat compat_batch={}", self.compat_batch)
+            }
         }
     }
 }

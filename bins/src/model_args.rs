@@ -37,7 +37,10 @@ impl StageModelArgs {
         match &self.weights {
             Some(path) => {
                 let sha = mire2e::bundle::sha256_file(path)?;
-                Ok((path.clone(), format!("weights={} sha256={}", path.display(), &sha[..12])))
+                Ok((
+                    path.clone(),
+                    format!("weights={} sha256={}", path.display(), &sha[..12]),
+                ))
             }
             None => {
                 let bundle = self.model.bundle()?;
@@ -83,7 +86,10 @@ pub fn resolve(model: &str) -> anyhow::Result<PathBuf> {
             return Ok(dir);
         }
     }
-    let looked: Vec<String> = places.iter().map(|p| p.join(model).display().to_string()).collect();
+    let looked: Vec<String> = places
+        .iter()
+        .map(|p| p.join(model).display().to_string())
+        .collect();
     anyhow::bail!(
         "no model bundle '{model}' (looked in: {}); give --model DIR or a stage's --weights FILE",
         looked.join(", ")

@@ -33,7 +33,8 @@ impl Output {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
         };
-        let tmp = mire2e::npy::output_file(dir).with_context(|| format!("cannot create output {}", path.display()))?;
+        let tmp = mire2e::npy::output_file(dir)
+            .with_context(|| format!("cannot create output {}", path.display()))?;
         Ok(Self {
             target: Target::File {
                 tmp: BufWriter::with_capacity(1 << 16, tmp),

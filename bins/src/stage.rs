@@ -43,11 +43,18 @@ pub trait Stage {
 }
 
 /// Runs `stage` over the stream at `input`, writing to `common.output`.
-pub fn run(stage: &mut dyn Stage, input: &Path, common: &Common, meta: String) -> anyhow::Result<()> {
+pub fn run(
+    stage: &mut dyn Stage,
+    input: &Path,
+    common: &Common,
+    meta: String,
+) -> anyhow::Result<()> {
     let mut reader = Reader::new(output::input_name(input), output::open_input(input)?)?;
     let columns = WindowColumns::find(&reader)?;
     let (needs_pairing, needs_mfe) = stage.needs();
-    let pairing = needs_pairing.then(|| reader.require("pairing")).transpose()?;
+    let pairing = needs_pairing
+        .then(|| reader.require("pairing"))
+        .transpose()?;
     let mfe = needs_mfe.then(|| reader.require("mfe")).transpose()?;
     let header = reader.header().extend(meta, stage.columns())?;
     let mut writer = Writer::new(output::Output::create(&common.output)?, &header)?;
@@ -60,7 +67,11 @@ pub fn run(stage: &mut dyn Stage, input: &Path, common: &Common, meta: String) -
     while pending {
         rows.clear();
         while pending && rows.len() < limit {
-            if split_records && rows.first().is_some_and(|r| r.fields.get(0) != next.fields.get(0)) {
+            if split_records
+                && rows
+                    .first()
+                    .is_some_and(|r| r.fields.get(0) != next.fields.get(0))
+            {
                 break;
             }
             rows.push(std::mem::take(&mut next));
@@ -78,11 +89,14 @@ pub fn run(stage: &mut dyn Stage, input: &Path, common: &Common, meta: String) -
                 batch.structure.extend_from_slice(&values);
             }
             if let Some(col) = mfe {
-                let v = stream::parse_f32(&row.fields[col]).map_err(|m| reader.field_error(row, col, &m))?;
+                let v = stream::parse_f32(&row.fields[col])
+                    .map_err(|m| reader.field_error(row, col, &m))?;
                 batch.mfe.push(v);
             }
         }
-        let out = stage.predict(&batch).with_context(|| format!("{}: model failed", reader.name()))?;
+        let out = stage
+            .predict(&batch)
+            .with_context(|| format!("{}: model failed", reader.name()))?;
         let width = stage.width();
         for (i, row) in rows.iter().enumerate() {
             let values = &out[i * width..(i + 1) * width];

@@ -86,9 +86,14 @@ impl Bundle {
     /// Reads and checks the manifest of the bundle in `dir`.
     pub fn open(dir: &Path) -> Result<Self> {
         let path = dir.join(MANIFEST);
-        let text = fs::read_to_string(&path).map_err(|source| Error::Io { path: path.clone(), source })?;
-        let manifest: Manifest = serde_json::from_str(&text)
-            .map_err(|e| Error::Weights { path: path.clone(), message: format!("invalid manifest: {e}") })?;
+        let text = fs::read_to_string(&path).map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let manifest: Manifest = serde_json::from_str(&text).map_err(|e| Error::Weights {
+            path: path.clone(),
+            message: format!("invalid manifest: {e}"),
+        })?;
         if manifest.architecture != ARCHITECTURE {
             return Err(Error::Weights {
                 path,
@@ -98,7 +103,10 @@ impl Bundle {
                 ),
             });
         }
-        Ok(Self { dir: dir.to_owned(), manifest })
+        Ok(Self {
+            dir: dir.to_owned(),
+            manifest,
+        })
     }
 
     /// The bundle folder.
@@ -152,7 +160,10 @@ impl Bundle {
 
 /// Lower-case hex SHA-256 of a file.
 pub fn sha256_file(path: &Path) -> Result<String> {
-    let io = |source| Error::Io { path: path.to_owned(), source };
+    let io = |source| Error::Io {
+        path: path.to_owned(),
+        source,
+    };
     let mut file = fs::File::open(path).map_err(io)?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
@@ -163,7 +174,11 @@ pub fn sha256_file(path: &Path) -> Result<String> {
         }
         hasher.update(&buf[..n]);
     }
-    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
 }
 
 #[cfg(test)]
@@ -172,19 +187,34 @@ mod tests {
 
     fn write_bundle(dir: &Path, structure: &[u8]) -> Manifest {
         let mut files = Vec::new();
-        for (name, bytes) in [("s.safetensors", structure), ("m.safetensors", b"m"), ("c.safetensors", b"c")] {
+        for (name, bytes) in [
+            ("s.safetensors", structure),
+            ("m.safetensors", b"m"),
+            ("c.safetensors", b"c"),
+        ] {
             fs::write(dir.join(name), bytes).unwrap();
-            files.push(FileEntry { path: name.into(), sha256: sha256_file(&dir.join(name)).unwrap() });
+            files.push(FileEntry {
+                path: name.into(),
+                sha256: sha256_file(&dir.join(name)).unwrap(),
+            });
         }
         let manifest = Manifest {
             name: "t".into(),
             architecture: ARCHITECTURE.into(),
-            files: Files { classifier: files.pop().unwrap(), mfe: files.pop().unwrap(), structure: files.pop().unwrap() },
+            files: Files {
+                classifier: files.pop().unwrap(),
+                mfe: files.pop().unwrap(),
+                structure: files.pop().unwrap(),
+            },
             description: None,
             training: serde_json::Value::Null,
             metrics: serde_json::Value::Null,
         };
-        fs::write(dir.join(MANIFEST), serde_json::to_string_pretty(&manifest).unwrap()).unwrap();
+        fs::write(
+            dir.join(MANIFEST),
+            serde_json::to_string_pretty(&manifest).unwrap(),
+        )
+        .unwrap();
         manifest
     }
 
@@ -194,17 +224,29 @@ mod tests {
         let manifest = write_bundle(dir.path(), b"structure");
         let bundle = Bundle::open(dir.path()).unwrap();
         assert_eq!(bundle.manifest(), &manifest);
-        assert_eq!(bundle.weights(Kind::Mfe).unwrap(), dir.path().join("m.safetensors"));
+        assert_eq!(
+            bundle.weights(Kind::Mfe).unwrap(),
+            dir.path().join("m.safetensors")
+        );
         fs::write(dir.path().join("s.safetensors"), b"tampered").unwrap();
         let err = bundle.weights(Kind::Structure).unwrap_err().to_string();
-        assert!(err.contains("s.safetensors") && err.contains("does not match"), "{err}");
+        assert!(
+            err.contains("s.safetensors") && err.contains("does not match"),
+            "{err}"
+        );
     }
 
     #[test]
     fn bad_manifests_are_refused() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(Bundle::open(dir.path()).unwrap_err().to_string().contains("manifest.json"));
+        assert!(Bundle::open(dir.path())
+            .unwrap_err()
+            .to_string()
+            .contains("manifest.json"));
         fs::write(dir.path().join(MANIFEST), "{\"name\": 1}").unwrap();
-        assert!(Bundle::open(dir.path()).unwrap_err().to_string().contains("invalid manifest"));
+        assert!(Bundle::open(dir.path())
+            .unwrap_err()
+            .to_string()
+            .contains("invalid manifest"));
     }
 }

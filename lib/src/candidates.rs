@@ -49,7 +49,9 @@ pub struct Locus {
 /// assert_eq!((loci[0].start, loci[0].end, loci[0].best.start, loci[0].windows), (0, 140, 40, 2));
 /// ```
 pub fn merge(mut hits: Vec<Hit>) -> Vec<Locus> {
-    hits.sort_by(|a, b| (&a.seq_id, a.strand, a.start, a.end).cmp(&(&b.seq_id, b.strand, b.start, b.end)));
+    hits.sort_by(|a, b| {
+        (&a.seq_id, a.strand, a.start, a.end).cmp(&(&b.seq_id, b.strand, b.start, b.end))
+    });
     let mut loci: Vec<Locus> = Vec::new();
     for hit in hits {
         match loci.last_mut() {
@@ -94,7 +96,13 @@ mod tests {
     use super::*;
 
     fn hit(seq_id: &str, start: u64, strand: Strand, score: f32) -> Hit {
-        Hit { seq_id: seq_id.into(), start, end: start + 100, strand, score }
+        Hit {
+            seq_id: seq_id.into(),
+            start,
+            end: start + 100,
+            strand,
+            score,
+        }
     }
 
     #[test]
@@ -108,6 +116,9 @@ mod tests {
         assert_eq!(loci.len(), 4);
         let mut bed = Vec::new();
         write_bed(&mut bed, &loci[..1]).unwrap();
-        assert_eq!(String::from_utf8(bed).unwrap(), "a\t0\t100\ta:0-100(+)\t600\t+\t0\t100\t0\n");
+        assert_eq!(
+            String::from_utf8(bed).unwrap(),
+            "a\t0\t100\ta:0-100(+)\t600\t+\t0\t100\t0\n"
+        );
     }
 }

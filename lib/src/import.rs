@@ -71,13 +71,20 @@ pub struct Checkpoint {
 impl Checkpoint {
     /// Provenance written into the safetensors header.
     pub fn metadata(&self) -> HashMap<String, String> {
-        let source = self.path.file_name().unwrap_or(self.path.as_os_str()).to_string_lossy();
+        let source = self
+            .path
+            .file_name()
+            .unwrap_or(self.path.as_os_str())
+            .to_string_lossy();
         HashMap::from([
             ("model".to_owned(), self.kind.to_string()),
             ("source".to_owned(), source.into_owned()),
             ("source_format".to_owned(), self.format.to_string()),
             ("source_sha256".to_owned(), self.sha256.clone()),
-            ("converter".to_owned(), format!("mire2e import {}", env!("CARGO_PKG_VERSION"))),
+            (
+                "converter".to_owned(),
+                format!("mire2e import {}", env!("CARGO_PKG_VERSION")),
+            ),
         ])
     }
 
@@ -101,14 +108,21 @@ impl Checkpoint {
 /// # Ok::<(), mire2e::Error>(())
 /// ```
 pub fn read_checkpoint(path: &Path, kind: Kind) -> Result<Checkpoint> {
-    let fail = |message: String| Error::Weights { path: path.to_owned(), message };
-    let io = |source| Error::Io { path: path.to_owned(), source };
+    let fail = |message: String| Error::Weights {
+        path: path.to_owned(),
+        message,
+    };
+    let io = |source| Error::Io {
+        path: path.to_owned(),
+        source,
+    };
     let mut file = File::open(path).map_err(io)?;
     let len = file.metadata().map_err(io)?.len();
     let mut head = Vec::with_capacity(4);
     (&mut file).take(4).read_to_end(&mut head).map_err(io)?;
     let file = File::open(path).map_err(io)?;
-    let (format, dict, mut storages): (Format, StateDict, Box<dyn Storages>) = match head.as_slice() {
+    let (format, dict, mut storages): (Format, StateDict, Box<dyn Storages>) = match head.as_slice()
+    {
         [] => return Err(fail("empty file, not a PyTorch checkpoint".into())),
         b"PK\x03\x04" => {
             let (dict, archive) = archive::open(file, len).map_err(fail)?;
@@ -118,16 +132,33 @@ pub fn read_checkpoint(path: &Path, kind: Kind) -> Result<Checkpoint> {
             let (dict, legacy) = legacy::open(file, len).map_err(fail)?;
             (Format::Legacy, dict, Box::new(legacy))
         }
-        _ => return Err(fail("not a PyTorch checkpoint (neither a zip archive nor a torch.save pickle)".into())),
+        _ => {
+            return Err(fail(
+                "not a PyTorch checkpoint (neither a zip archive nor a torch.save pickle)".into(),
+            ))
+        }
     };
     check::check(kind, &dict.tensors).map_err(fail)?;
     let tensors = tensors(&dict, storages.as_mut()).map_err(fail)?;
-    log::debug!("{}: {} tensors, {format} format, fit the {kind} model", path.display(), tensors.len());
-    Ok(Checkpoint { path: path.to_owned(), format, kind, sha256: sha256(path)?, tensors })
+    log::debug!(
+        "{}: {} tensors, {format} format, fit the {kind} model",
+        path.display(),
+        tensors.len()
+    );
+    Ok(Checkpoint {
+        path: path.to_owned(),
+        format,
+        kind,
+        sha256: sha256(path)?,
+        tensors,
+    })
 }
 
 /// Every tensor's bytes, each storage read once.
-fn tensors(dict: &StateDict, storages: &mut dyn Storages) -> std::result::Result<Vec<Tensor>, String> {
+fn tensors(
+    dict: &StateDict,
+    storages: &mut dyn Storages,
+) -> std::result::Result<Vec<Tensor>, String> {
     let mut loaded: BTreeMap<&str, Vec<u8>> = BTreeMap::new();
     let mut out = Vec::with_capacity(dict.tensors.len());
     for t in &dict.tensors {
@@ -137,21 +168,40 @@ fn tensors(dict: &StateDict, storages: &mut dyn Storages) -> std::result::Result
                 .get(&t.storage)
                 .and_then(torch::Storage::nbytes)
                 .ok_or_else(|| format!("tensor {}: bad storage {}", t.name, t.storage))?;
-            let bytes = storages.load(&t.storage, nbytes).map_err(|e| format!("tensor {}: {e}", t.name))?;
+            let bytes = storages
+                .load(&t.storage, nbytes)
+                .map_err(|e| format!("tensor {}: {e}", t.name))?;
             loaded.insert(&t.storage, bytes);
         }
         let data = loaded
             .get(t.storage.as_str())
             .and_then(|storage| tensor::gather(storage, t.dtype.size(), &t.layout))
-            .ok_or_else(|| format!("tensor {} reaches past the end of its storage {}", t.name, t.storage))?;
-        out.push(Tensor { name: t.name.clone(), dtype: t.dtype, shape: t.layout.shape.clone(), data });
+            .ok_or_else(|| {
+                format!(
+                    "tensor {} reaches past the end of its storage {}",
+                    t.name, t.storage
+                )
+            })?;
+        out.push(Tensor {
+            name: t.name.clone(),
+            dtype: t.dtype,
+            shape: t.layout.shape.clone(),
+            data,
+        });
     }
     Ok(out)
 }
 
 fn sha256(path: &Path) -> Result<String> {
-    let io = |source| Error::Io { path: path.to_owned(), source };
+    let io = |source| Error::Io {
+        path: path.to_owned(),
+        source,
+    };
     let mut hasher = Sha256::new();
     std::io::copy(&mut File::open(path).map_err(io)?, &mut hasher).map_err(io)?;
-    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
 }

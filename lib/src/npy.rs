@@ -21,19 +21,31 @@ pub struct NpyWriter {
 impl NpyWriter {
     /// Prepares `path` for rows of `width` values (`width` 1 gives a 1-D array).
     pub fn create(path: &Path, width: usize) -> Result<Self> {
-        let io = |source| Error::Io { path: path.to_owned(), source };
+        let io = |source| Error::Io {
+            path: path.to_owned(),
+            source,
+        };
         if path.as_os_str() == "-" {
-            return Err(Error::Invalid("NPY output needs a file name, not stdout".into()));
+            return Err(Error::Invalid(
+                "NPY output needs a file name, not stdout".into(),
+            ));
         }
         let spool = tempfile::tempfile_in(parent(path)).map_err(io)?;
-        Ok(Self { path: path.to_owned(), width, rows: 0, spool: BufWriter::new(spool) })
+        Ok(Self {
+            path: path.to_owned(),
+            width,
+            rows: 0,
+            spool: BufWriter::new(spool),
+        })
     }
 
     /// Appends one row.
     pub fn push(&mut self, row: &[f32]) -> Result<()> {
         debug_assert_eq!(row.len(), self.width);
         for v in row {
-            self.spool.write_all(&v.to_le_bytes()).map_err(|e| self.io(e))?;
+            self.spool
+                .write_all(&v.to_le_bytes())
+                .map_err(|e| self.io(e))?;
         }
         self.rows += 1;
         Ok(())
@@ -41,12 +53,19 @@ impl NpyWriter {
 
     /// Writes the array and renames it into place.
     pub fn finish(self) -> Result<()> {
-        let io = |source| Error::Io { path: self.path.clone(), source };
+        let io = |source| Error::Io {
+            path: self.path.clone(),
+            source,
+        };
         let mut spool = self.spool.into_inner().map_err(|e| io(e.into_error()))?;
         spool.seek(SeekFrom::Start(0)).map_err(io)?;
         let mut values = BufReader::new(spool);
         let out = output_file(parent(&self.path)).map_err(io)?;
-        let shape = if self.width == 1 { vec![self.rows] } else { vec![self.rows, self.width as u64] };
+        let shape = if self.width == 1 {
+            vec![self.rows]
+        } else {
+            vec![self.rows, self.width as u64]
+        };
         use npyz::WriterBuilder;
         let mut writer = npyz::WriteOptions::<f32>::new()
             .default_dtype()
@@ -65,7 +84,10 @@ impl NpyWriter {
     }
 
     fn io(&self, source: std::io::Error) -> Error {
-        Error::Io { path: self.path.clone(), source }
+        Error::Io {
+            path: self.path.clone(),
+            source,
+        }
     }
 }
 
@@ -103,6 +125,9 @@ mod tests {
         let bytes = std::fs::read(&path).unwrap();
         let npy = npyz::NpyFile::new(&bytes[..]).unwrap();
         assert_eq!(npy.shape(), &[2, 3]);
-        assert_eq!(npy.into_vec::<f32>().unwrap(), [1.0, 2.5, -3.0, 0.1, 0.2, 0.3]);
+        assert_eq!(
+            npy.into_vec::<f32>().unwrap(),
+            [1.0, 2.5, -3.0, 0.1, 0.2, 0.3]
+        );
     }
 }

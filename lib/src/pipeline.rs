@@ -34,7 +34,11 @@ pub struct Batching {
 
 impl Default for Batching {
     fn default() -> Self {
-        Self { batch_size: 256, attention: Attention::Window, compat_batch: 4096 }
+        Self {
+            batch_size: 256,
+            attention: Attention::Window,
+            compat_batch: 4096,
+        }
     }
 }
 
@@ -84,11 +88,21 @@ impl Cascade {
                 for (i, batch) in windows.chunks(size).enumerate() {
                     let (from, to) = (i * size, i * size + batch.len());
                     let s = &out.structure[from * WINDOW_LENGTH..to * WINDOW_LENGTH];
-                    out.score.extend(self.classifier.predict(batch, s, &out.mfe[from..to], Attention::Window)?);
+                    out.score.extend(self.classifier.predict(
+                        batch,
+                        s,
+                        &out.mfe[from..to],
+                        Attention::Window,
+                    )?);
                 }
             }
             Attention::BatchCompat => {
-                out.score = self.classifier.predict(windows, &out.structure, &out.mfe, Attention::BatchCompat)?;
+                out.score = self.classifier.predict(
+                    windows,
+                    &out.structure,
+                    &out.mfe,
+                    Attention::BatchCompat,
+                )?;
             }
         }
         Ok(out)
@@ -122,7 +136,10 @@ pub fn scan_header(meta: Vec<String>, columns: ScanColumns) -> Header {
         names.extend(["seq", "structure", "pairing"]);
     }
     names.extend(["mfe", "score"]);
-    Header { meta, columns: names.into_iter().map(str::to_owned).collect() }
+    Header {
+        meta,
+        columns: names.into_iter().map(str::to_owned).collect(),
+    }
 }
 
 /// Scans every record of `reader` through the cascade and writes one row per window.
@@ -167,7 +184,9 @@ pub fn scan<R: BufRead, W: Write>(
                         score,
                     });
                 }
-                let structure = columns.full.then(|| &out.structure[i * WINDOW_LENGTH..(i + 1) * WINDOW_LENGTH]);
+                let structure = columns
+                    .full
+                    .then(|| &out.structure[i * WINDOW_LENGTH..(i + 1) * WINDOW_LENGTH]);
                 text.write(writer, &record.id, w, structure, out.mfe[i], score)?;
             }
             summary.windows += chunk.len() as u64;
@@ -208,9 +227,16 @@ impl RowText {
         stream::push_f32(&mut self.mfe, mfe);
         self.score.clear();
         stream::push_f32(&mut self.score, score);
-        let strand = if w.strand == window::Strand::Forward { "+" } else { "-" };
+        let strand = if w.strand == window::Strand::Forward {
+            "+"
+        } else {
+            "-"
+        };
         match structure {
-            None => writer.write_row([seq_id, &self.start, &self.end, strand], &[&self.mfe, &self.score]),
+            None => writer.write_row(
+                [seq_id, &self.start, &self.end, strand],
+                &[&self.mfe, &self.score],
+            ),
             Some(values) => {
                 self.dot_bracket.clear();
                 stream::push_dot_bracket(&mut self.dot_bracket, values, stream::PAIRING_THRESHOLD);
@@ -218,7 +244,15 @@ impl RowText {
                 stream::push_f32_list(&mut self.pairing, values);
                 let seq = std::str::from_utf8(&w.seq).unwrap_or_default();
                 writer.write_row(
-                    [seq_id, &self.start, &self.end, strand, seq, &self.dot_bracket, &self.pairing],
+                    [
+                        seq_id,
+                        &self.start,
+                        &self.end,
+                        strand,
+                        seq,
+                        &self.dot_bracket,
+                        &self.pairing,
+                    ],
                     &[&self.mfe, &self.score],
                 )
             }

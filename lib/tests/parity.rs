@@ -12,7 +12,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use mire2e::encode::{get_pe, one_hot, WINDOW_LEN};
-use mire2e::model::{expected_tensors, required_tensors, Attention, Classifier, Device, Kind, Mfe, Structure};
+use mire2e::model::{
+    expected_tensors, required_tensors, Attention, Classifier, Device, Kind, Mfe, Structure,
+};
 use mire2e::Error;
 
 /// Largest |Δ| allowed against the golden files (DESIGN.md, "Parity").
@@ -24,10 +26,18 @@ const TOLERANCE: f32 = 1e-4;
 /// A little-endian, C-order `.npy` array: shape and raw element bytes.
 fn read_npy(path: &Path) -> (Vec<usize>, String, Vec<u8>) {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    assert_eq!(&bytes[..6], b"\x93NUMPY", "{}: not an npy file", path.display());
+    assert_eq!(
+        &bytes[..6],
+        b"\x93NUMPY",
+        "{}: not an npy file",
+        path.display()
+    );
     let (len, start) = match bytes[6] {
         1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
-        _ => (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12),
+        _ => (
+            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+            12,
+        ),
     };
     let header = std::str::from_utf8(&bytes[start..start + len]).unwrap();
     assert!(header.contains("'fortran_order': False"), "{header}");
@@ -39,14 +49,20 @@ fn read_npy(path: &Path) -> (Vec<usize>, String, Vec<u8>) {
     let descr = descr.split('\'').nth(1).unwrap().to_string();
     let shape = field("'shape'");
     let shape = &shape[1..shape.find(')').unwrap()];
-    let shape = shape.split(',').filter(|s| !s.trim().is_empty()).map(|s| s.trim().parse().unwrap()).collect();
+    let shape = shape
+        .split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| s.trim().parse().unwrap())
+        .collect();
     (shape, descr, bytes[start + len..].to_vec())
 }
 
 fn read_f32(path: &Path) -> Vec<f32> {
     let (_, descr, data) = read_npy(path);
     assert_eq!(descr, "<f4", "{}", path.display());
-    data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+    data.chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
 }
 
 /// One row of `windows.tsv`.
@@ -74,7 +90,13 @@ impl Golden {
         let dir = shared.join("reference/golden").join(set);
         let text = std::fs::read_to_string(dir.join("windows.tsv")).unwrap();
         let mut lines = text.lines();
-        let header: HashMap<&str, usize> = lines.next().unwrap().split('\t').enumerate().map(|(i, c)| (c, i)).collect();
+        let header: HashMap<&str, usize> = lines
+            .next()
+            .unwrap()
+            .split('\t')
+            .enumerate()
+            .map(|(i, c)| (c, i))
+            .collect();
         let rows = lines
             .map(|line| {
                 let f: Vec<&str> = line.split('\t').collect();
@@ -121,7 +143,9 @@ impl Golden {
         let mut start = 0;
         while start < self.rows.len() {
             let record = &self.rows[start].record;
-            let end = (start..self.rows.len()).find(|&i| &self.rows[i].record != record).unwrap_or(self.rows.len());
+            let end = (start..self.rows.len())
+                .find(|&i| &self.rows[i].record != record)
+                .unwrap_or(self.rows.len());
             let rows: Vec<usize> = (start..end).collect();
             batches.extend(rows.chunks(batch_size).map(<[usize]>::to_vec).enumerate());
             start = end;
@@ -133,10 +157,13 @@ impl Golden {
 /// Largest |a − b|, asserting equal lengths and no NaN.
 fn worst(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, |m, d| {
-        assert!(!d.is_nan());
-        m.max(d)
-    })
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, |m, d| {
+            assert!(!d.is_nan());
+            m.max(d)
+        })
 }
 
 /// Scores in BatchCompat mode with the original's batches of `batch_size`.
@@ -145,7 +172,10 @@ fn batch_compat(c: &Classifier, g: &Golden, s: &[f32], m: &[f32], batch_size: us
     let mut scores = vec![f32::NAN; windows.len()];
     for (_, rows) in g.batches(batch_size) {
         let w: Vec<&[u8]> = rows.iter().map(|&i| windows[i]).collect();
-        let s: Vec<f32> = rows.iter().flat_map(|&i| s[i * WINDOW_LEN..(i + 1) * WINDOW_LEN].iter().copied()).collect();
+        let s: Vec<f32> = rows
+            .iter()
+            .flat_map(|&i| s[i * WINDOW_LEN..(i + 1) * WINDOW_LEN].iter().copied())
+            .collect();
         let m: Vec<f32> = rows.iter().map(|&i| m[i]).collect();
         let out = c.predict(&w, &s, &m, Attention::BatchCompat).unwrap();
         for (&i, v) in rows.iter().zip(out) {
@@ -162,8 +192,14 @@ fn parity(set: &str) {
     let cpu = Device::Cpu;
     let windows = g.windows();
 
-    let s = Structure::load(&g.weights[0], &cpu).unwrap().predict(&windows).unwrap();
-    let m = Mfe::load(&g.weights[1], &cpu).unwrap().predict(&windows, &s).unwrap();
+    let s = Structure::load(&g.weights[0], &cpu)
+        .unwrap()
+        .predict(&windows)
+        .unwrap();
+    let m = Mfe::load(&g.weights[1], &cpu)
+        .unwrap()
+        .predict(&windows, &s)
+        .unwrap();
     let c = Classifier::load(&g.weights[2], &cpu).unwrap();
     let bs1 = c.predict(&windows, &s, &m, Attention::Window).unwrap();
     let bs64 = batch_compat(&c, &g, &s, &m, 64);
@@ -186,7 +222,10 @@ fn parity(set: &str) {
         println!("{set}: worst |Δ| {name}: {d:.3e}");
     }
     for (name, d) in results {
-        assert!(d <= TOLERANCE, "{set}: {name} differs from golden by {d:e} > {TOLERANCE:e}");
+        assert!(
+            d <= TOLERANCE,
+            "{set}: {name} differs from golden by {d:e} > {TOLERANCE:e}"
+        );
     }
 }
 
@@ -206,13 +245,22 @@ fn encodings_match_golden() {
     let golden = shared.join("reference/golden");
     let pe = read_f32(&golden.join("pe.npy"));
     let ours = get_pe(100, 100);
-    let differ = pe.iter().zip(&ours).filter(|(a, b)| a.to_bits() != b.to_bits()).count();
+    let differ = pe
+        .iter()
+        .zip(&ours)
+        .filter(|(a, b)| a.to_bits() != b.to_bits())
+        .count();
     assert_eq!(differ, 0, "get_pe differs from pe.npy in {differ} values");
 
     let g = Golden::read(&shared, "hsa");
     let (shape, descr, onehot) = read_npy(&golden.join("hsa/onehot.npy"));
     assert_eq!((shape, descr.as_str()), (vec![372, 100, 4], "|u1"));
-    let ours: Vec<u8> = g.rows.iter().flat_map(|r| one_hot(&r.seq).unwrap()).map(|v| v as u8).collect();
+    let ours: Vec<u8> = g
+        .rows
+        .iter()
+        .flat_map(|r| one_hot(&r.seq).unwrap())
+        .map(|v| v as u8)
+        .collect();
     assert_eq!(ours, onehot);
 }
 
@@ -224,14 +272,22 @@ fn window_attention_does_not_depend_on_batching() {
     let windows = g.windows();
     let c = Classifier::load(&g.weights[2], &cpu).unwrap();
     // inputs: golden structure and MFE (this test is about the classifier)
-    let all = c.predict(&windows, &g.structure, &g.mfe, Attention::Window).unwrap();
+    let all = c
+        .predict(&windows, &g.structure, &g.mfe, Attention::Window)
+        .unwrap();
     for size in [1, 7, 64, 100] {
         let mut chunked = Vec::new();
         for (k, w) in windows.chunks(size).enumerate() {
             let s = &g.structure[k * size * WINDOW_LEN..][..w.len() * WINDOW_LEN];
-            chunked.extend(c.predict(w, s, &g.mfe[k * size..][..w.len()], Attention::Window).unwrap());
+            chunked.extend(
+                c.predict(w, s, &g.mfe[k * size..][..w.len()], Attention::Window)
+                    .unwrap(),
+            );
         }
-        let bitwise = all.iter().zip(&chunked).all(|(a, b)| a.to_bits() == b.to_bits());
+        let bitwise = all
+            .iter()
+            .zip(&chunked)
+            .all(|(a, b)| a.to_bits() == b.to_bits());
         let d = worst(&all, &chunked);
         println!("classifier (window), 372 at once vs chunks of {size}: bitwise equal {bitwise}, worst |Δ| {d:e}");
         assert!(bitwise, "chunks of {size}: worst |Δ| {d:e}");
@@ -246,8 +302,14 @@ fn window_attention_does_not_depend_on_batching() {
     for (i, w) in few.iter().enumerate() {
         let s1 = st.predict(&[w]).unwrap();
         let m1 = mf.predict(&[w], &s1).unwrap();
-        let same = s1.iter().zip(&s9[i * WINDOW_LEN..]).all(|(a, b)| a.to_bits() == b.to_bits());
-        assert!(same, "structure of window {i} alone differs from its value in a batch of 9");
+        let same = s1
+            .iter()
+            .zip(&s9[i * WINDOW_LEN..])
+            .all(|(a, b)| a.to_bits() == b.to_bits());
+        assert!(
+            same,
+            "structure of window {i} alone differs from its value in a batch of 9"
+        );
         assert_eq!(m1[0].to_bits(), m9[i].to_bits(), "mfe of window {i}");
     }
     println!("structure and mfe, 9 windows at once vs one at a time: bitwise equal");
@@ -271,7 +333,11 @@ fn fake_weights(kind: Kind, skip: Option<&str>, reshape: Option<&str>) -> Vec<u8
         })
         .collect();
     let views = tensors.iter().map(|(name, shape, bytes)| {
-        (name.clone(), safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), bytes).unwrap())
+        (
+            name.clone(),
+            safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), bytes)
+                .unwrap(),
+        )
     });
     safetensors::serialize(views, None).unwrap()
 }
@@ -306,23 +372,38 @@ fn bad_weights_are_named_errors() {
     let path = write("mfe.safetensors", &good);
     let (p, msg) = weights_error(Structure::load(&path, &cpu));
     assert_eq!(p, path);
-    assert!(msg.contains("missing tensor `conv_in.conv_layers.1.weight`"), "{msg}");
+    assert!(
+        msg.contains("missing tensor `conv_in.conv_layers.1.weight`"),
+        "{msg}"
+    );
     assert!(msg.contains("this looks like a mfe weights file"), "{msg}");
     let err = Structure::load(&path, &cpu).err().unwrap().to_string();
     assert!(err.starts_with(&path.display().to_string()), "{err}");
 
-    let path = write("missing.safetensors", &fake_weights(Kind::Mfe, Some("bn2.running_var"), None));
+    let path = write(
+        "missing.safetensors",
+        &fake_weights(Kind::Mfe, Some("bn2.running_var"), None),
+    );
     let (_, msg) = weights_error(Mfe::load(&path, &cpu));
     assert_eq!(msg, "missing tensor `bn2.running_var` for the mfe model");
 
-    let path = write("shape.safetensors", &fake_weights(Kind::Mfe, None, Some("hidden2first.weight")));
+    let path = write(
+        "shape.safetensors",
+        &fake_weights(Kind::Mfe, None, Some("hidden2first.weight")),
+    );
     let (_, msg) = weights_error(Mfe::load(&path, &cpu));
     assert_eq!(msg, "tensor `hidden2first.weight` has shape [101, 768, 1], expected [100, 768] for the mfe model");
 
     // the classifier given to the MFE model: shapes clash where names coincide
-    let path = write("classifier.safetensors", &fake_weights(Kind::Classifier, None, None));
+    let path = write(
+        "classifier.safetensors",
+        &fake_weights(Kind::Classifier, None, None),
+    );
     let (_, msg) = weights_error(Mfe::load(&path, &cpu));
-    assert!(msg.contains("more problems") && msg.contains("this looks like a classifier weights file"), "{msg}");
+    assert!(
+        msg.contains("more problems") && msg.contains("this looks like a classifier weights file"),
+        "{msg}"
+    );
 
     let bytes = fake_weights(Kind::Mfe, None, None);
     let (p, _) = weights_error(Structure::load_from_buffer(&bytes, &cpu));
@@ -344,13 +425,20 @@ fn unused_tensors_are_optional() {
             (n, s, bytes)
         })
         .collect();
-    assert!(tensors.iter().all(|(n, _, _)| !n.starts_with("encoder_layer") && !n.starts_with("med2tag")));
+    assert!(tensors
+        .iter()
+        .all(|(n, _, _)| !n.starts_with("encoder_layer") && !n.starts_with("med2tag")));
     let views = tensors.iter().map(|(n, s, b)| {
-        (n.clone(), safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b).unwrap())
+        (
+            n.clone(),
+            safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b).unwrap(),
+        )
     });
     let bytes = safetensors::serialize(views, None).unwrap();
     assert!(Classifier::load_from_buffer(&bytes, &Device::Cpu).is_ok());
-    assert!(expected_tensors(Kind::Classifier).iter().any(|(n, _)| n == "med2tag.weight"));
+    assert!(expected_tensors(Kind::Classifier)
+        .iter()
+        .any(|(n, _)| n == "med2tag.weight"));
 }
 
 #[test]
@@ -358,7 +446,8 @@ fn bad_input_is_an_error() {
     let cpu = Device::Cpu;
     let s = Structure::load_from_buffer(&fake_weights(Kind::Structure, None, None), &cpu).unwrap();
     let m = Mfe::load_from_buffer(&fake_weights(Kind::Mfe, None, None), &cpu).unwrap();
-    let c = Classifier::load_from_buffer(&fake_weights(Kind::Classifier, None, None), &cpu).unwrap();
+    let c =
+        Classifier::load_from_buffer(&fake_weights(Kind::Classifier, None, None), &cpu).unwrap();
     let good = vec![b'A'; WINDOW_LEN];
     let mut lower = good.clone();
     lower[5] = b'a';
@@ -373,9 +462,14 @@ fn bad_input_is_an_error() {
     let st = vec![0.0; WINDOW_LEN];
     assert!(invalid(c.predict(&[&good], &st, &[], Attention::Window)).contains("0 MFE values"));
     assert_eq!(s.predict(&[]).unwrap(), Vec::<f32>::new());
-    assert_eq!(c.predict(&[], &[], &[], Attention::BatchCompat).unwrap(), Vec::<f32>::new());
+    assert_eq!(
+        c.predict(&[], &[], &[], Attention::BatchCompat).unwrap(),
+        Vec::<f32>::new()
+    );
     // zero weights: the models still run and give finite values
-    let out = c.predict(&[&good], &st, &[0.5], Attention::BatchCompat).unwrap();
+    let out = c
+        .predict(&[&good], &st, &[0.5], Attention::BatchCompat)
+        .unwrap();
     assert!(out.len() == 1 && out[0].is_finite());
 }
 
@@ -388,25 +482,97 @@ fn throughput() {
     let shared = require_shared!();
     let g = Golden::read(&shared, "hsa");
     let cpu = Device::Cpu;
-    let n: usize = std::env::var("MIRE2E_BENCH_WINDOWS").ok().and_then(|v| v.parse().ok()).unwrap_or(256);
+    let n: usize = std::env::var("MIRE2E_BENCH_WINDOWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256);
     let windows: Vec<&[u8]> = g.windows().into_iter().cycle().take(n).collect();
-    let s_in: Vec<f32> = g.structure.iter().copied().cycle().take(n * WINDOW_LEN).collect();
+    let s_in: Vec<f32> = g
+        .structure
+        .iter()
+        .copied()
+        .cycle()
+        .take(n * WINDOW_LEN)
+        .collect();
     let m_in: Vec<f32> = g.mfe.iter().copied().cycle().take(n).collect();
     let st = Structure::load(&g.weights[0], &cpu).unwrap();
     let mf = Mfe::load(&g.weights[1], &cpu).unwrap();
     let cl = Classifier::load(&g.weights[2], &cpu).unwrap();
+    let only = std::env::var("MIRE2E_BENCH_MODELS").unwrap_or_default();
     let time = |name: &str, f: &dyn Fn()| {
+        if !only.is_empty() && !only.split(',').any(|m| name.starts_with(m)) {
+            return;
+        }
         f(); // warm-up
         let reps = 3;
-        let t = std::time::Instant::now();
+        let (t, cpu) = (std::time::Instant::now(), cpu_seconds());
         for _ in 0..reps {
             f();
         }
         let per = t.elapsed().as_secs_f64() / reps as f64;
-        println!("{name}: batch {n}, {:.1} windows/s ({:.1} ms per batch)", n as f64 / per, per * 1e3);
+        let cpu = (cpu_seconds() - cpu) / reps as f64;
+        println!(
+            "{name}: batch {n}, {:.1} windows/s ({:.1} ms per batch; {:.1} windows per CPU-second)",
+            n as f64 / per,
+            per * 1e3,
+            n as f64 / cpu
+        );
     };
     time("structure", &|| drop(st.predict(&windows).unwrap()));
     time("mfe", &|| drop(mf.predict(&windows, &s_in).unwrap()));
-    time("classifier window", &|| drop(cl.predict(&windows, &s_in, &m_in, Attention::Window).unwrap()));
-    time("classifier batch-compat", &|| drop(cl.predict(&windows, &s_in, &m_in, Attention::BatchCompat).unwrap()));
+    time("classifier window", &|| {
+        drop(
+            cl.predict(&windows, &s_in, &m_in, Attention::Window)
+                .unwrap(),
+        )
+    });
+    time("classifier batch-compat", &|| {
+        drop(
+            cl.predict(&windows, &s_in, &m_in, Attention::BatchCompat)
+                .unwrap(),
+        )
+    });
+}
+
+#[test]
+fn expected_tensors_are_the_original_state_dicts() {
+    let shared = require_shared!();
+    let dir = shared.join("reference/weights");
+    let files = [
+        (Kind::Structure, "synthetic-structure"),
+        (Kind::Mfe, "hsa-mfe"),
+        (Kind::Mfe, "animals-mfe"),
+        (Kind::Classifier, "synthetic-predictor"),
+    ];
+    for (kind, file) in files {
+        let bytes = std::fs::read(dir.join(format!("{file}.safetensors"))).unwrap();
+        let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+        let mut found: Vec<(String, Vec<usize>)> = st
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.shape().to_vec()))
+            .collect();
+        let mut expected = expected_tensors(kind);
+        found.sort();
+        expected.sort();
+        assert_eq!(found, expected, "{file}");
+    }
+}
+
+/// CPU time of this process, all threads (Linux; 0 elsewhere), so that busy machines still give a
+/// usable figure.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0 // utime, stime (fields 14, 15) in clock ticks of 1/100 s
 }

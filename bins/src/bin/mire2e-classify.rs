@@ -80,7 +80,13 @@ impl Stage for Classify {
     fn observe(&mut self, w: &WindowFields, values: &[f32]) -> anyhow::Result<()> {
         if self.threshold.is_some_and(|t| values[0] >= t) {
             let (seq_id, start, end, strand) = (w.seq_id.to_owned(), w.start, w.end, w.strand);
-            self.hits.push(Hit { seq_id, start, end, strand, score: values[0] });
+            self.hits.push(Hit {
+                seq_id,
+                start,
+                end,
+                strand,
+                score: values[0],
+            });
         }
         if let Some(npy) = &mut self.npy {
             npy.push(values)?;
@@ -96,17 +102,31 @@ fn main() -> ExitCode {
 
 fn run(args: &Args) -> anyhow::Result<()> {
     args.common.init()?;
-    anyhow::ensure!((0.0..=1.0).contains(&args.threshold), "--threshold must be in [0, 1]");
-    anyhow::ensure!(args.bed.as_ref().is_none_or(|p| p.as_os_str() != "-"), "--bed needs a file (stdout carries the scores)");
+    anyhow::ensure!(
+        (0.0..=1.0).contains(&args.threshold),
+        "--threshold must be in [0, 1]"
+    );
+    anyhow::ensure!(
+        args.bed.as_ref().is_none_or(|p| p.as_os_str() != "-"),
+        "--bed needs a file (stdout carries the scores)"
+    );
     let (path, origin) = args.model.weights(Kind::Classifier)?;
     let model = Classifier::load(&path, &args.model.model.device)?;
-    let meta = format!("#mire2e-classify {} {origin} {}", env!("CARGO_PKG_VERSION"), args.attention.describe());
+    let meta = format!(
+        "#mire2e-classify {} {origin} {}",
+        env!("CARGO_PKG_VERSION"),
+        args.attention.describe()
+    );
     let mut classify = Classify {
         model,
         batching: args.attention.batching(args.model.model.batch_size),
         threshold: args.bed.as_ref().map(|_| args.threshold),
         hits: Vec::new(),
-        npy: args.npy.as_deref().map(|p| NpyWriter::create(p, 1)).transpose()?,
+        npy: args
+            .npy
+            .as_deref()
+            .map(|p| NpyWriter::create(p, 1))
+            .transpose()?,
     };
     // The BED file is created first so a bad path fails before the models run; it appears complete
     // only after the scores are written.
@@ -114,7 +134,10 @@ fn run(args: &Args) -> anyhow::Result<()> {
     stage::run(&mut classify, &args.input, &args.common, meta)?;
     classify.npy.take().map(NpyWriter::finish).transpose()?;
     if let Some(mut bed) = bed {
-        candidates::write_bed(&mut bed, &candidates::merge(std::mem::take(&mut classify.hits)))?;
+        candidates::write_bed(
+            &mut bed,
+            &candidates::merge(std::mem::take(&mut classify.hits)),
+        )?;
         bed.commit()?;
     }
     Ok(())

@@ -78,8 +78,16 @@ fn run(args: &Args) -> anyhow::Result<()> {
     let (path, origin) = args.model.weights(Kind::Structure)?;
     let model = Structure::load(&path, &args.model.model.device)?;
     let meta = format!("#mire2e-fold {} {origin}", env!("CARGO_PKG_VERSION"));
-    let npy = args.npy.as_deref().map(|p| NpyWriter::create(p, WINDOW_LENGTH)).transpose()?;
-    let mut fold = Fold { model, batch_size: args.model.model.batch_size as usize, npy };
+    let npy = args
+        .npy
+        .as_deref()
+        .map(|p| NpyWriter::create(p, WINDOW_LENGTH))
+        .transpose()?;
+    let mut fold = Fold {
+        model,
+        batch_size: args.model.model.batch_size as usize,
+        npy,
+    };
     stage::run(&mut fold, &args.input, &args.common, meta)?;
     fold.npy.map(NpyWriter::finish).transpose()?;
     Ok(())

@@ -64,6 +64,9 @@ fn run(args: &Args) -> anyhow::Result<()> {
     let (path, origin) = args.model.weights(Kind::Mfe)?;
     let model = Mfe::load(&path, &args.model.model.device)?;
     let meta = format!("#mire2e-mfe {} {origin}", env!("CARGO_PKG_VERSION"));
-    let mut stage = MfeStage { model, batch_size: args.model.model.batch_size as usize };
+    let mut stage = MfeStage {
+        model,
+        batch_size: args.model.model.batch_size as usize,
+    };
     stage::run(&mut stage, &args.input, &args.common, meta)
 }

@@ -43,7 +43,11 @@ fn run(args: &Args) -> anyhow::Result<()> {
     let params = args.windows.params(args.length)?;
     let name = output::input_name(&args.input);
     let mut reader = fasta::reader(name, output::open_input(&args.input)?)?;
-    let meta = format!("#mire2e-window {} {}", env!("CARGO_PKG_VERSION"), window_args::describe(&params));
+    let meta = format!(
+        "#mire2e-window {} {}",
+        env!("CARGO_PKG_VERSION"),
+        window_args::describe(&params)
+    );
     let mut writer = Writer::new(
         output::Output::create(&args.common.output)?,
         &Header::windows(meta),

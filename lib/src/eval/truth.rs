@@ -342,7 +342,7 @@ const K: usize = 16;
 /// )?;
 /// let got: Vec<_> = found.precursors.iter().map(|p| (p.name.as_str(), p.start, p.strand)).collect();
 /// use mire2e::window::Strand::{Forward, Reverse};
-/// assert_eq!(got, [("fwd", 4, Some(Forward)), ("rev", 4, Some(Reverse)), ("rev", 29, Some(Forward)), ("fwd", 29, Some(Reverse))]);
+/// assert_eq!(got, [("fwd", 4, Some(Forward)), ("rev", 4, Some(Reverse)), ("fwd", 28, Some(Reverse)), ("rev", 28, Some(Forward))]);
 /// assert_eq!(found.not_found, ["none"]);
 /// # Ok::<(), mire2e::Error>(())
 /// ```

@@ -26,13 +26,21 @@ pub(crate) fn open(file: File, len: u64) -> Result<(StateDict, Archive), String>
     archive.check_byteorder()?;
     let dict = {
         let name = format!("{}data.pkl", archive.prefix);
-        let mut entry = archive.zip.by_name(&name).map_err(|e| format!("{name}: {e}"))?;
+        let mut entry = archive
+            .zip
+            .by_name(&name)
+            .map_err(|e| format!("{name}: {e}"))?;
         if entry.size() > pickle::MAX_PICKLE_BYTES {
-            return Err(format!("{name} is {} bytes: too large for a state dict", entry.size()));
+            return Err(format!(
+                "{name} is {} bytes: too large for a state dict",
+                entry.size()
+            ));
         }
         // Whole, so that the CRC is checked (the zip reader checks it at the end).
         let mut bytes = Vec::new();
-        entry.read_to_end(&mut bytes).map_err(|e| format!("{name}: {e}"))?;
+        entry
+            .read_to_end(&mut bytes)
+            .map_err(|e| format!("{name}: {e}"))?;
         let p = pickle::load(&mut bytes.as_slice()).map_err(|e| format!("{name}: {e}"))?;
         torch::state_dict(&p).map_err(|e| format!("{name}: {e}"))?
     };
@@ -62,9 +70,14 @@ fn data_pkl_prefix(zip: &ZipArchive<BufReader<File>>) -> Result<String, String> 
 impl Archive {
     fn check_byteorder(&mut self) -> Result<(), String> {
         let name = format!("{}byteorder", self.prefix);
-        let Ok(entry) = self.zip.by_name(&name) else { return Ok(()) };
+        let Ok(entry) = self.zip.by_name(&name) else {
+            return Ok(());
+        };
         let mut order = Vec::new();
-        entry.take(16).read_to_end(&mut order).map_err(|e| format!("{name}: {e}"))?;
+        entry
+            .take(16)
+            .read_to_end(&mut order)
+            .map_err(|e| format!("{name}: {e}"))?;
         match order.trim_ascii() {
             b"little" => Ok(()),
             b"big" => Err("big-endian checkpoints are not supported".into()),
@@ -76,17 +89,26 @@ impl Archive {
     fn check_entry(&mut self, dict: &StateDict, key: &str, len: u64) -> Result<(), String> {
         let label = dict.storage_label(key);
         let name = format!("{}data/{key}", self.prefix);
-        let entry = self.zip.by_name(&name).map_err(|e| format!("{label}: no entry {name} ({e})"))?;
+        let entry = self
+            .zip
+            .by_name(&name)
+            .map_err(|e| format!("{label}: no entry {name} ({e})"))?;
         let nbytes = dict
             .storages
             .get(key)
             .and_then(|s| s.nbytes())
             .ok_or_else(|| format!("{label} is too large"))?;
         if entry.size() != nbytes {
-            return Err(format!("{label}: entry {name} holds {} bytes, expected {nbytes}", entry.size()));
+            return Err(format!(
+                "{label}: entry {name} holds {} bytes, expected {nbytes}",
+                entry.size()
+            ));
         }
         if entry.compression() == zip::CompressionMethod::Stored && entry.size() > len {
-            return Err(format!("{label}: entry {name} claims {} bytes, more than the file", entry.size()));
+            return Err(format!(
+                "{label}: entry {name} claims {} bytes, more than the file",
+                entry.size()
+            ));
         }
         Ok(())
     }
@@ -95,13 +117,21 @@ impl Archive {
 impl Storages for Archive {
     fn load(&mut self, key: &str, nbytes: u64) -> Result<Vec<u8>, String> {
         let name = format!("{}data/{key}", self.prefix);
-        let mut entry = self.zip.by_name(&name).map_err(|e| format!("{name}: {e}"))?;
+        let mut entry = self
+            .zip
+            .by_name(&name)
+            .map_err(|e| format!("{name}: {e}"))?;
         // Reading to the end checks the CRC; the zip reader stops at the declared size, which
         // `open` checked equals `nbytes`, and the buffer grows only with the bytes actually there.
         let mut buf = Vec::new();
-        entry.read_to_end(&mut buf).map_err(|e| format!("{name}: {e}"))?;
+        entry
+            .read_to_end(&mut buf)
+            .map_err(|e| format!("{name}: {e}"))?;
         if buf.len() as u64 != nbytes {
-            return Err(format!("{name}: truncated ({} of {nbytes} bytes)", buf.len()));
+            return Err(format!(
+                "{name}: truncated ({} of {nbytes} bytes)",
+                buf.len()
+            ));
         }
         Ok(buf)
     }

@@ -28,17 +28,28 @@ impl Spec {
     /// The spec of `kind`, from the model's own lists: everything the original state dict holds
     /// (`expected_tensors`), of which the forward pass reads `required_tensors`.
     pub(crate) fn of(kind: Kind) -> Self {
-        let required = model::required_tensors(kind).into_iter().map(|(name, _)| name).collect();
+        let required = model::required_tensors(kind)
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect();
         Self::new(kind.to_string(), model::expected_tensors(kind), &required)
     }
 
     /// `expected`: every tensor a faithful checkpoint holds; those not in `required` (the
     /// original's stray `encoder_layer.*`, `med2tag`, `num_batches_tracked`) may be absent.
-    pub(crate) fn new(name: String, expected: Vec<(String, Vec<usize>)>, required: &HashSet<String>) -> Self {
+    pub(crate) fn new(
+        name: String,
+        expected: Vec<(String, Vec<usize>)>,
+        required: &HashSet<String>,
+    ) -> Self {
         let tensors = expected
             .into_iter()
             .map(|(name, shape)| {
-                let want = Want { shape, dtype: dtype_of(&name), required: required.contains(&name) };
+                let want = Want {
+                    shape,
+                    dtype: dtype_of(&name),
+                    required: required.contains(&name),
+                };
                 (name, want)
             })
             .collect();
@@ -60,10 +71,16 @@ impl Spec {
             .filter(|name| !self.tensors.contains_key(*name))
             .collect();
         if !missing.is_empty() || !unexpected.is_empty() {
-            return Err(Mismatch::Names(names_message(&self.name, &missing, &unexpected)));
+            return Err(Mismatch::Names(names_message(
+                &self.name,
+                &missing,
+                &unexpected,
+            )));
         }
         for t in found {
-            let Some(want) = self.tensors.get(&t.name) else { continue };
+            let Some(want) = self.tensors.get(&t.name) else {
+                continue;
+            };
             if t.layout.shape != want.shape {
                 return Err(Mismatch::Tensor(format!(
                     "tensor {} has shape {:?} in the checkpoint, the {} model expects {:?}",
@@ -102,7 +119,7 @@ pub(crate) fn check(kind: Kind, found: &[TensorRef]) -> Result<(), String> {
                 .map(Spec::of)
                 .find(|other| other.name != spec.name && other.check(found).is_ok());
             Err(match fits {
-                Some(other) => format!("{message}; it looks like a {} checkpoint", other.name),
+                Some(other) => format!("{message}; it fits the {} model instead", other.name),
                 None => message,
             })
         }
@@ -121,14 +138,22 @@ fn dtype_of(name: &str) -> Dtype {
 fn names_message(model: &str, missing: &[&str], unexpected: &[&str]) -> String {
     let list = |what: &str, names: &[&str]| match names {
         [one] => format!("{what} tensor {one}"),
-        [first, rest @ ..] => format!("{what} tensor {first} (and {} more)", rest.len()),
+        [first, rest @ ..] => format!("{what} tensor {first} and {} more", rest.len()),
         [] => String::new(),
     };
+    let them = |names: &[&str]| if names.len() == 1 { "it" } else { "them" };
     match (missing.is_empty(), unexpected.is_empty()) {
-        (false, true) => format!("{}, which the {model} model needs", list("missing", missing)),
-        (true, false) => format!("{}, which is not part of the {model} model", list("unexpected", unexpected)),
+        (false, true) => format!(
+            "{} (the {model} model needs {})",
+            list("missing", missing),
+            them(missing)
+        ),
+        (true, false) => format!(
+            "{} (not part of the {model} model)",
+            list("unexpected", unexpected)
+        ),
         _ => format!(
-            "not a {model} checkpoint: {} and {}",
+            "not a {model} checkpoint: {}, {}",
             list("missing", missing),
             list("unexpected", unexpected)
         ),
@@ -148,7 +173,14 @@ mod tests {
             ("fc.weight", vec![4, 3]),
         ];
         let required = HashSet::from(["bn.running_mean".to_owned(), "fc.weight".to_owned()]);
-        Spec::new("toy".into(), expected.into_iter().map(|(n, s)| (n.to_owned(), s)).collect(), &required)
+        Spec::new(
+            "toy".into(),
+            expected
+                .into_iter()
+                .map(|(n, s)| (n.to_owned(), s))
+                .collect(),
+            &required,
+        )
     }
 
     fn t(name: &str, shape: &[usize], dtype: Dtype) -> TensorRef {
@@ -156,12 +188,19 @@ mod tests {
             name: name.into(),
             storage: "0".into(),
             dtype,
-            layout: Layout { offset: 0, shape: shape.to_vec(), stride: vec![1; shape.len()] },
+            layout: Layout {
+                offset: 0,
+                shape: shape.to_vec(),
+                stride: vec![1; shape.len()],
+            },
         }
     }
 
     fn complete() -> Vec<TensorRef> {
-        vec![t("bn.running_mean", &[3], Dtype::F32), t("fc.weight", &[4, 3], Dtype::F32)]
+        vec![
+            t("bn.running_mean", &[3], Dtype::F32),
+            t("fc.weight", &[4, 3], Dtype::F32),
+        ]
     }
 
     #[test]
@@ -177,18 +216,24 @@ mod tests {
     fn names_missing_and_unexpected() {
         let mut found = complete();
         found.remove(1);
-        let Err(Mismatch::Names(m)) = spec().check(&found) else { panic!() };
-        assert_eq!(m, "missing tensor fc.weight, which the toy model needs");
+        let Err(Mismatch::Names(m)) = spec().check(&found) else {
+            panic!()
+        };
+        assert_eq!(m, "missing tensor fc.weight (the toy model needs it)");
         found.push(t("fc.weight", &[4, 3], Dtype::F32));
         found.push(t("extra", &[1], Dtype::F32));
-        let Err(Mismatch::Names(m)) = spec().check(&found) else { panic!() };
-        assert_eq!(m, "unexpected tensor extra, which is not part of the toy model");
+        let Err(Mismatch::Names(m)) = spec().check(&found) else {
+            panic!()
+        };
+        assert_eq!(m, "unexpected tensor extra (not part of the toy model)");
         found.remove(0);
         found.push(t("extra2", &[1], Dtype::F32));
-        let Err(Mismatch::Names(m)) = spec().check(&found) else { panic!() };
+        let Err(Mismatch::Names(m)) = spec().check(&found) else {
+            panic!()
+        };
         assert_eq!(
             m,
-            "not a toy checkpoint: missing tensor bn.running_mean and unexpected tensor extra (and 1 more)"
+            "not a toy checkpoint: missing tensor bn.running_mean, unexpected tensor extra and 1 more"
         );
     }
 
@@ -199,18 +244,22 @@ mod tests {
         assert_eq!(
             spec().check(&found),
             Err(Mismatch::Tensor(
-                "tensor fc.weight has shape [3, 4] in the checkpoint, the toy model expects [4, 3]".into()
+                "tensor fc.weight has shape [3, 4] in the checkpoint, the toy model expects [4, 3]"
+                    .into()
             ))
         );
         let mut found = complete();
         found.push(t("encoder_layer.w", &[2, 3], Dtype::F32));
-        assert!(matches!(spec().check(&found), Err(Mismatch::Tensor(m)) if m.contains("encoder_layer.w")));
+        assert!(
+            matches!(spec().check(&found), Err(Mismatch::Tensor(m)) if m.contains("encoder_layer.w"))
+        );
         let mut found = complete();
         found.push(t("bn.num_batches_tracked", &[], Dtype::F32));
         assert_eq!(
             spec().check(&found),
             Err(Mismatch::Tensor(
-                "tensor bn.num_batches_tracked is f32 in the checkpoint, the toy model expects i64".into()
+                "tensor bn.num_batches_tracked is f32 in the checkpoint, the toy model expects i64"
+                    .into()
             ))
         );
     }

@@ -35,41 +35,64 @@ pub(crate) fn open(file: File, len: u64) -> Result<(StateDict, Legacy), String> 
     let version = load(&mut r, "protocol version")?;
     match version.int(version.root()) {
         Some(PROTOCOL_VERSION) => {}
-        _ => return Err(format!("unsupported legacy protocol version ({})", version.describe(version.root()))),
+        _ => {
+            return Err(format!(
+                "unsupported legacy protocol version ({})",
+                version.describe(version.root())
+            ))
+        }
     }
     check_sys_info(&load(&mut r, "sys_info")?)?;
     let dict = torch::state_dict(&load(&mut r, "state dict")?)?;
     let keys = storage_keys(&load(&mut r, "storage key list")?)?;
-    let mut pos = r.stream_position().map_err(|e| format!("read failed: {e}"))?;
+    let mut pos = r
+        .stream_position()
+        .map_err(|e| format!("read failed: {e}"))?;
     let mut spans = HashMap::new();
     for key in keys {
-        let storage = dict
-            .storages
-            .get(&key)
-            .ok_or_else(|| format!("storage {key} is in the storage list but the pickle never names it"))?;
+        let storage = dict.storages.get(&key).ok_or_else(|| {
+            format!("storage {key} is in the storage list but the pickle never names it")
+        })?;
         let label = dict.storage_label(&key);
         if len.saturating_sub(pos) < 8 {
-            return Err(format!("file truncated: it ends before {label}"));
+            return Err(format!("file truncated before {label}"));
         }
         let mut count = [0; 8];
-        r.read_exact(&mut count).map_err(|e| format!("{label}: read failed: {e}"))?;
+        r.read_exact(&mut count)
+            .map_err(|e| format!("{label}: read failed: {e}"))?;
         let count = i64::from_le_bytes(count);
         if u64::try_from(count).ok() != Some(storage.numel) {
-            return Err(format!("{label}: {count} elements in the file, {} in the pickle", storage.numel));
+            return Err(format!(
+                "{label}: {count} elements in the file, {} in the pickle",
+                storage.numel
+            ));
         }
-        let nbytes = storage.nbytes().ok_or_else(|| format!("{label} is too large"))?;
+        let nbytes = storage
+            .nbytes()
+            .ok_or_else(|| format!("{label} is too large"))?;
         pos += 8;
         if nbytes > len - pos {
-            return Err(format!("file truncated: it ends inside {label} ({nbytes} bytes, {} left)", len - pos));
+            return Err(format!(
+                "file truncated inside {label} (needs {nbytes} bytes, {} left)",
+                len - pos
+            ));
         }
         if spans.insert(key.clone(), (pos, nbytes)).is_some() {
             return Err(format!("storage {key} is listed twice"));
         }
         pos += nbytes;
-        r.seek(SeekFrom::Start(pos)).map_err(|e| format!("read failed: {e}"))?;
+        r.seek(SeekFrom::Start(pos))
+            .map_err(|e| format!("read failed: {e}"))?;
     }
-    if let Some(t) = dict.tensors.iter().find(|t| !spans.contains_key(&t.storage)) {
-        return Err(format!("the data of tensor {} (storage {}) is missing from the file", t.name, t.storage));
+    if let Some(t) = dict
+        .tensors
+        .iter()
+        .find(|t| !spans.contains_key(&t.storage))
+    {
+        return Err(format!(
+            "the data of tensor {} (storage {}) is missing from the file",
+            t.name, t.storage
+        ));
     }
     if pos < len {
         log::warn!("{} bytes after the last storage ignored", len - pos);
@@ -81,6 +104,8 @@ fn load(r: &mut BufReader<File>, what: &str) -> Result<Pickle, String> {
     pickle::load(r).map_err(|e| {
         if e.message == "truncated pickle" {
             format!("file truncated inside the {what} pickle")
+        } else if what == "magic number" {
+            format!("not a PyTorch checkpoint (unreadable magic number pickle: {e})")
         } else {
             format!("cannot read the {what} pickle: {e}")
         }
@@ -108,21 +133,34 @@ fn storage_keys(p: &Pickle) -> Result<Vec<String>, String> {
     };
     items
         .iter()
-        .map(|&id| p.str(id).map(str::to_owned).ok_or_else(|| format!("a storage key is {}", p.describe(id))))
+        .map(|&id| {
+            p.str(id)
+                .map(str::to_owned)
+                .ok_or_else(|| format!("a storage key is {}", p.describe(id)))
+        })
         .collect()
 }
 
 impl Storages for Legacy {
     fn load(&mut self, key: &str, nbytes: u64) -> Result<Vec<u8>, String> {
-        let &(offset, len) = self.spans.get(key).ok_or_else(|| format!("storage {key} is not in the file"))?;
+        let &(offset, len) = self
+            .spans
+            .get(key)
+            .ok_or_else(|| format!("storage {key} is not in the file"))?;
         if len != nbytes {
-            return Err(format!("storage {key} holds {len} bytes, expected {nbytes}"));
+            return Err(format!(
+                "storage {key} holds {len} bytes, expected {nbytes}"
+            ));
         }
-        self.file.seek(SeekFrom::Start(offset)).map_err(|e| format!("storage {key}: read failed: {e}"))?;
+        self.file
+            .seek(SeekFrom::Start(offset))
+            .map_err(|e| format!("storage {key}: read failed: {e}"))?;
         // `open` checked the span against the file length, so this allocation is bounded by it.
         let size = usize::try_from(len).map_err(|_| format!("storage {key} is too large"))?;
         let mut buf = vec![0; size];
-        self.file.read_exact(&mut buf).map_err(|e| format!("storage {key}: read failed: {e}"))?;
+        self.file
+            .read_exact(&mut buf)
+            .map_err(|e| format!("storage {key}: read failed: {e}"))?;
         Ok(buf)
     }
 }

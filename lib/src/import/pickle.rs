@@ -34,12 +34,19 @@ pub(crate) enum Node {
     Str(String),
     Bytes(Vec<u8>),
     /// A class or function named by `GLOBAL`, not imported.
-    Global { module: String, name: String },
+    Global {
+        module: String,
+        name: String,
+    },
     Tuple(Vec<Id>),
     List(Vec<Id>),
     Dict(Vec<(Id, Id)>),
     /// `func(*args)` (REDUCE/NEWOBJ), with the state a later BUILD gave it.
-    Call { func: Id, args: Id, state: Option<Id> },
+    Call {
+        func: Id,
+        args: Id,
+        state: Option<Id>,
+    },
     /// A persistent id: the reference to data kept outside the pickle (torch storages).
     Persistent(Id),
 }
@@ -151,8 +158,14 @@ impl fmt::Display for Error {
 pub(crate) fn load<R: BufRead>(r: &mut R) -> Result<Pickle, Error> {
     let mut machine = Machine::new(Input { r, pos: 0 });
     match machine.run() {
-        Ok(root) => Ok(Pickle { nodes: machine.nodes, root }),
-        Err(message) => Err(Error { offset: machine.op_start, message }),
+        Ok(root) => Ok(Pickle {
+            nodes: machine.nodes,
+            root,
+        }),
+        Err(message) => Err(Error {
+            offset: machine.op_start,
+            message,
+        }),
     }
 }
 
@@ -287,7 +300,10 @@ impl<'a, R: BufRead> Machine<'a, R> {
     }
 
     fn memo_get(&mut self, key: u32) -> Result<(), String> {
-        let id = *self.memo.get(&key).ok_or_else(|| format!("memo key {key} is not defined"))?;
+        let id = *self
+            .memo
+            .get(&key)
+            .ok_or_else(|| format!("memo key {key} is not defined"))?;
         self.stack.push(id);
         Ok(())
     }
@@ -312,7 +328,11 @@ impl<'a, R: BufRead> Machine<'a, R> {
             return Ok(());
         }
         // Little-endian two's complement, sign-extended from its top byte.
-        let fill = if bytes.last().is_some_and(|b| b & 0x80 != 0) { 0xff } else { 0 };
+        let fill = if bytes.last().is_some_and(|b| b & 0x80 != 0) {
+            0xff
+        } else {
+            0
+        };
         let mut le = [fill; 8];
         le[..bytes.len()].copy_from_slice(&bytes);
         self.push(Node::Int(i64::from_le_bytes(le)));
@@ -362,7 +382,15 @@ impl<'a, R: BufRead> Machine<'a, R> {
             Some(Node::Global { module, name })
                 if module == "collections" && name == "OrderedDict"
         ) && matches!(self.nodes.get(args), Some(Node::Tuple(a)) if a.is_empty());
-        let node = if is_dict { Node::Dict(Vec::new()) } else { Node::Call { func, args, state: None } };
+        let node = if is_dict {
+            Node::Dict(Vec::new())
+        } else {
+            Node::Call {
+                func,
+                args,
+                state: None,
+            }
+        };
         self.push(node);
     }
 
@@ -472,7 +500,10 @@ impl<'a, R: BufRead> Machine<'a, R> {
                     else {
                         return Err("STACK_GLOBAL needs two strings".into());
                     };
-                    let node = Node::Global { module: module.clone(), name: name.clone() };
+                    let node = Node::Global {
+                        module: module.clone(),
+                        name: name.clone(),
+                    };
                     self.push(node);
                 }
                 b'q' => {
@@ -484,7 +515,8 @@ impl<'a, R: BufRead> Machine<'a, R> {
                     self.memo_put(key)?;
                 }
                 0x94 => {
-                    let key = u32::try_from(self.memo.len()).map_err(|_| "memo overflow".to_owned())?;
+                    let key =
+                        u32::try_from(self.memo.len()).map_err(|_| "memo overflow".to_owned())?;
                     self.memo_put(key)?;
                 }
                 b'h' => {
@@ -552,6 +584,206 @@ impl<'a, R: BufRead> Machine<'a, R> {
                 b'b' => self.build()?,
                 _ => return Err(format!("unsupported pickle opcode 0x{op:02x}")),
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(bytes: &[u8]) -> Result<Pickle, Error> {
+        load(&mut &bytes[..])
+    }
+
+    fn root(bytes: &[u8]) -> Node {
+        let p = run(bytes).unwrap();
+        p.node(p.root()).clone()
+    }
+
+    fn err(bytes: &[u8]) -> String {
+        run(bytes).unwrap_err().message
+    }
+
+    #[test]
+    fn integers() {
+        assert_eq!(root(b"K\x07."), Node::Int(7));
+        assert_eq!(root(b"M\x01\x02."), Node::Int(0x0201));
+        assert_eq!(root(b"J\xff\xff\xff\xff."), Node::Int(-1));
+        assert_eq!(root(b"\x8a\x00."), Node::Int(0));
+        assert_eq!(root(b"\x8a\x02\x00\x80."), Node::Int(-32768));
+        assert_eq!(
+            root(b"\x8a\x08\xff\xff\xff\xff\xff\xff\xff\x7f."),
+            Node::Int(i64::MAX)
+        );
+        // the legacy format's magic number is 10 bytes wide
+        let magic = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19.";
+        assert!(matches!(root(magic), Node::BigInt(b) if b.len() == 10));
+    }
+
+    #[test]
+    fn floats_strings_constants() {
+        assert_eq!(
+            root(b"G\x3f\xf8\x00\x00\x00\x00\x00\x00."),
+            Node::Float(1.5)
+        );
+        assert_eq!(root(b"X\x03\x00\x00\x00abc."), Node::Str("abc".into()));
+        assert_eq!(root(b"\x8c\x02hi."), Node::Str("hi".into()));
+        assert_eq!(root(b"C\x02\x00\x01."), Node::Bytes(vec![0, 1]));
+        assert_eq!(root(b"N."), Node::None);
+        assert_eq!(root(b"\x88."), Node::Bool(true));
+    }
+
+    #[test]
+    fn containers() {
+        let p = run(b"(K\x01K\x02K\x03t.").unwrap();
+        let items = p.tuple(p.root()).unwrap();
+        assert_eq!(
+            items.iter().map(|&i| p.int(i).unwrap()).collect::<Vec<_>>(),
+            [1, 2, 3]
+        );
+        let p = run(b"K\x01K\x02\x86.").unwrap();
+        assert_eq!(p.tuple(p.root()).unwrap().len(), 2);
+        let p = run(b"](K\x01K\x02eK\x03a.").unwrap();
+        assert!(matches!(p.node(p.root()), Node::List(items) if items.len() == 3));
+        // SETITEMS keeps insertion order
+        let p = run(b"}(X\x01\x00\x00\x00aK\x01X\x01\x00\x00\x00bK\x02uX\x01\x00\x00\x00cK\x03s.")
+            .unwrap();
+        let Node::Dict(items) = p.node(p.root()) else {
+            panic!()
+        };
+        let keys: Vec<&str> = items.iter().map(|&(k, _)| p.str(k).unwrap()).collect();
+        assert_eq!(keys, ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn memo_shares_objects_like_python() {
+        // a dict memoised empty, filled, then fetched again: the fetch sees the items
+        let p = run(b"]q\x00}q\x01ah\x01(X\x01\x00\x00\x00kK\x05u0h\x01a.").unwrap();
+        let Node::List(items) = p.node(p.root()) else {
+            panic!()
+        };
+        assert_eq!(items[0], items[1]);
+        assert!(matches!(p.node(items[1]), Node::Dict(d) if d.len() == 1));
+    }
+
+    #[test]
+    fn memo_doubling_stays_small() {
+        // each step makes a pair of the previous object: 2^200 leaves if memo copied deeply
+        let mut bytes = b"Nq\x00".to_vec();
+        for _ in 0..200 {
+            bytes.extend_from_slice(b"h\x00h\x00\x86q\x00");
+        }
+        bytes.push(b'.');
+        let p = run(&bytes).unwrap();
+        assert!(p.nodes().len() < 1000);
+    }
+
+    #[test]
+    fn deep_nesting_is_not_recursive() {
+        let mut bytes = b"N".to_vec();
+        bytes.extend(std::iter::repeat_n(0x85, 1_000_000));
+        bytes.push(b'.');
+        let p = run(&bytes).unwrap();
+        assert_eq!(p.nodes().len(), 1_000_003);
+        drop(p); // no recursive drop to overflow the stack
+    }
+
+    #[test]
+    fn ordered_dict_reduce_and_build() {
+        // collections.OrderedDict() then BUILD with attributes (torch's _metadata): a plain dict
+        let p =
+            run(b"\x80\x02ccollections\nOrderedDict\nq\x00)R}(X\x01\x00\x00\x00mK\x01ub.").unwrap();
+        assert!(matches!(p.node(p.root()), Node::Dict(items) if items.is_empty()));
+        let p = run(b"cmod\nFn\n(K\x01tR}b.").unwrap();
+        let Node::Call { func, args, state } = p.node(p.root()) else {
+            panic!()
+        };
+        assert_eq!(p.global(*func), Some(("mod", "Fn")));
+        assert_eq!(p.tuple(*args).map(<[Id]>::len), Some(1));
+        assert!(state.is_some());
+        assert_eq!(p.describe(p.root()), "a mod.Fn object");
+    }
+
+    #[test]
+    fn persistent_ids_and_stack_global() {
+        let p = run(b"(X\x07\x00\x00\x00storageK\x00tQ.").unwrap();
+        assert!(matches!(p.node(p.root()), Node::Persistent(_)));
+        let p = run(b"\x8c\x05torch\x8c\x0cFloatStorage\x93.").unwrap();
+        assert_eq!(p.global(p.root()), Some(("torch", "FloatStorage")));
+    }
+
+    #[test]
+    fn stops_right_after_stop() {
+        let bytes = b"K\x01.K\x02.";
+        let mut r = &bytes[..];
+        assert_eq!(load(&mut r).map(|p| p.int(p.root())), Ok(Some(1)));
+        assert_eq!(load(&mut r).map(|p| p.int(p.root())), Ok(Some(2)));
+        assert_eq!(r.len(), 0);
+    }
+
+    #[test]
+    fn corrupt_streams_are_errors() {
+        assert_eq!(err(b""), "truncated pickle");
+        assert_eq!(err(b"K"), "truncated pickle");
+        assert_eq!(err(b"K\x01"), "truncated pickle");
+        // a 4 GiB string length on a short stream: refused by the size cap, nothing allocated
+        assert!(err(b"X\xff\xff\xff\xffabc.").contains("longer than 4 MiB"));
+        assert_eq!(err(b"X\x10\x00\x00\x00abc."), "truncated pickle");
+        assert_eq!(err(b"X\x02\x00\x00\x00\xff\xfe."), "string is not UTF-8");
+        assert_eq!(err(b"\xff"), "unsupported pickle opcode 0xff");
+        assert_eq!(err(b"\x80\x09."), "unsupported pickle protocol 9");
+        assert_eq!(err(b"."), "stack underflow");
+        assert_eq!(err(b"t."), "no MARK on the stack");
+        assert_eq!(err(b"K\x01(\x85."), "stack underflow");
+        assert_eq!(err(b"h\x05."), "memo key 5 is not defined");
+        assert_eq!(err(b"K\x01K\x02a."), "APPEND to the integer 1");
+        assert_eq!(err(b"}(K\x01u."), "SETITEMS with an odd number of objects");
+        assert_eq!(err(b"K\x01K\x02\x93."), "STACK_GLOBAL needs two strings");
+        assert_eq!(
+            err(b"cmodule-without-newline"),
+            "unterminated or overlong GLOBAL name"
+        );
+        assert_eq!(err(b"K\x01K\x02b."), "BUILD on the integer 1");
+        let e = run(b"K\x01K\x02\xfe").unwrap_err();
+        assert_eq!(e.offset, 4);
+        assert_eq!(
+            e.to_string(),
+            "unsupported pickle opcode 0xfe (pickle byte 4)"
+        );
+    }
+
+    #[test]
+    fn size_cap() {
+        let mut bytes = vec![b'N'; MAX_PICKLE_BYTES as usize + 10];
+        bytes.push(b'.');
+        assert!(err(&bytes).contains("longer than 4 MiB"));
+    }
+
+    #[test]
+    fn random_bytes_never_panic() {
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        // bytes drawn mostly from the opcodes torch uses, so that runs get deep into the machine
+        const OPS: &[u8] = b"\x80\x02}q(XcKMJNtQ\x85\x86\x87\x89\x88hjr)R]aeusb.G\x8a";
+        for _ in 0..20_000 {
+            let len = (next() % 64) as usize;
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| {
+                    let r = next();
+                    if r % 4 == 0 {
+                        (r >> 8) as u8
+                    } else {
+                        OPS[(r >> 8) as usize % OPS.len()]
+                    }
+                })
+                .collect();
+            let _ = run(&bytes);
         }
     }
 }

@@ -160,7 +160,9 @@ impl Layout {
             .shape
             .iter()
             .zip(&self.stride)
-            .try_fold(self.offset, |acc, (&d, &s)| acc.checked_add((d - 1).checked_mul(s)?))?;
+            .try_fold(self.offset, |acc, (&d, &s)| {
+                acc.checked_add((d - 1).checked_mul(s)?)
+            })?;
         last.checked_add(1)
     }
 
@@ -183,7 +185,9 @@ pub(crate) fn gather(storage: &[u8], elem: usize, layout: &Layout) -> Option<Vec
     let numel = layout.numel()?;
     let start = layout.offset.checked_mul(elem)?;
     if layout.is_contiguous() {
-        return storage.get(start..start.checked_add(numel.checked_mul(elem)?)?).map(<[u8]>::to_vec);
+        return storage
+            .get(start..start.checked_add(numel.checked_mul(elem)?)?)
+            .map(<[u8]>::to_vec);
     }
     // General strides: walk the index like an odometer.
     let mut out = Vec::with_capacity(numel.checked_mul(elem)?);
@@ -192,7 +196,9 @@ pub(crate) fn gather(storage: &[u8], elem: usize, layout: &Layout) -> Option<Vec
         let at = index
             .iter()
             .zip(&layout.stride)
-            .try_fold(layout.offset, |acc, (&i, &s)| acc.checked_add(i.checked_mul(s)?))?;
+            .try_fold(layout.offset, |acc, (&i, &s)| {
+                acc.checked_add(i.checked_mul(s)?)
+            })?;
         let byte = at.checked_mul(elem)?;
         out.extend_from_slice(storage.get(byte..byte.checked_add(elem)?)?);
         for (i, &d) in index.iter_mut().zip(&layout.shape).rev() {
@@ -211,7 +217,11 @@ mod tests {
     use super::*;
 
     fn layout(offset: usize, shape: &[usize], stride: &[usize]) -> Layout {
-        Layout { offset, shape: shape.to_vec(), stride: stride.to_vec() }
+        Layout {
+            offset,
+            shape: shape.to_vec(),
+            stride: stride.to_vec(),
+        }
     }
 
     #[test]
@@ -236,7 +246,10 @@ mod tests {
     #[test]
     fn scalar_and_empty() {
         let storage = 7i64.to_le_bytes();
-        assert_eq!(gather(&storage, 8, &layout(0, &[], &[])), Some(storage.to_vec()));
+        assert_eq!(
+            gather(&storage, 8, &layout(0, &[], &[])),
+            Some(storage.to_vec())
+        );
         assert_eq!(layout(5, &[0, 4], &[4, 1]).end(), Some(5));
         assert_eq!(gather(&[], 4, &layout(0, &[0], &[1])), Some(vec![]));
     }

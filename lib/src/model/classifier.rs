@@ -33,11 +33,15 @@ impl ClassifierNet {
         let e = cfg.transformer.d_model;
         let conv_values = cfg.conv1.width * cfg.conv1.out_len(WINDOW_LEN);
         if conv_values % e != 0 {
-            candle_core::bail!("conv output of {conv_values} values does not cut into tokens of {e}");
+            candle_core::bail!(
+                "conv output of {conv_values} values does not cut into tokens of {e}"
+            );
         }
         let tokens = conv_values / e;
         // stray modules of the original that forward() never calls
-        vb.declare_unused_module(|vb| EncoderLayer::load(&vb.pp("encoder_layer"), &cfg.transformer))?;
+        vb.declare_unused_module(|vb| {
+            EncoderLayer::load(&vb.pp("encoder_layer"), &cfg.transformer)
+        })?;
         vb.declare_unused_module(|vb| Linear::load(&vb.pp("med2tag"), 5, 2))?;
         let flat = tokens * e + 1; // + the MFE value
         Ok(Self {
@@ -56,25 +60,43 @@ impl ClassifierNet {
     }
 
     /// `x`: bases + structure [B, 5, 100], `mfe`: [B, 1] → class-0 probability [B].
-    pub fn forward(&self, x: &Tensor, mfe: &Tensor, attention: Attention) -> candle_core::Result<Tensor> {
+    pub fn forward(
+        &self,
+        x: &Tensor,
+        mfe: &Tensor,
+        attention: Attention,
+    ) -> candle_core::Result<Tensor> {
         let b = x.dim(0)?;
         let (s, e) = (self.tokens, self.d_model);
         // .view(B, -1, 64) of the [B, 64, 6] map: a memory reinterpretation, not a transpose
         let a = self.conv1.forward(x)?.reshape((b, s, e))?;
         let a = (a * (e as f64).sqrt())?.broadcast_add(&self.pe)?;
         let t = match attention {
-            Attention::Window => self.transformer.forward(&a.reshape((b * s, e))?, b, s)?.reshape((b, s * e))?,
+            Attention::Window => self
+                .transformer
+                .forward(&a.reshape((b * s, e))?, b, s)?
+                .reshape((b, s * e))?,
             Attention::BatchCompat => {
                 // .view(6, B, 64) is sequence-first: batch column n attends over flat rows s·B + n
                 // of the [B·6, 64] token list. Our layers are batch-first, so transpose in and out.
-                let t = a.reshape((s, b, e))?.transpose(0, 1)?.contiguous()?.reshape((b * s, e))?;
+                let t = a
+                    .reshape((s, b, e))?
+                    .transpose(0, 1)?
+                    .contiguous()?
+                    .reshape((b * s, e))?;
                 let t = self.transformer.forward(&t, b, s)?;
                 // T.view(B, -1) reads the sequence-first memory [6, B, 64] back row by row
-                t.reshape((b, s, e))?.transpose(0, 1)?.contiguous()?.reshape((b, s * e))?
+                t.reshape((b, s, e))?
+                    .transpose(0, 1)?
+                    .contiguous()?
+                    .reshape((b, s * e))?
             }
         };
         let h = Tensor::cat(&[&t, mfe], 1)?;
-        let h = self.hidden2first.forward(&self.bn1.forward(&h)?)?.elu(1.0)?;
+        let h = self
+            .hidden2first
+            .forward(&self.bn1.forward(&h)?)?
+            .elu(1.0)?;
         let h = self.first2med.forward(&self.bn2.forward(&h)?)?.elu(1.0)?;
         let h = self.ff1.forward(&h)?.elu(1.0)?;
         let probs = candle_nn::ops::softmax_last_dim(&self.ff2.forward(&h)?)?;
@@ -101,8 +123,9 @@ impl Classifier {
 
     fn from_bytes(bytes: &[u8], origin: Option<&Path>, device: &Device) -> Result<Self> {
         let cfg = ClassifierConfig::default();
-        let (net, device) =
-            load::load(Kind::Classifier, bytes, origin, device, |vb| ClassifierNet::load(vb, &cfg))?;
+        let (net, device) = load::load(Kind::Classifier, bytes, origin, device, |vb| {
+            ClassifierNet::load(vb, &cfg)
+        })?;
         Ok(Self { net, device })
     }
 
@@ -112,7 +135,13 @@ impl Classifier {
     /// With [`Attention::Window`] each window is scored on its own (independent of the slice); with
     /// [`Attention::BatchCompat`] the slice is taken as one batch of the original and its
     /// cross-window attention is reproduced exactly.
-    pub fn predict(&self, windows: &[&[u8]], structure: &[f32], mfe: &[f32], attention: Attention) -> Result<Vec<f32>> {
+    pub fn predict(
+        &self,
+        windows: &[&[u8]],
+        structure: &[f32],
+        mfe: &[f32],
+        attention: Attention,
+    ) -> Result<Vec<f32>> {
         input::expect_len("MFE values", mfe.len(), windows.len(), windows.len())?;
         if windows.is_empty() {
             input::expect_len("structure values", structure.len(), 0, 0)?;

@@ -58,8 +58,19 @@ pub struct StructureConfig {
 impl Default for StructureConfig {
     fn default() -> Self {
         Self {
-            conv_in: EncoderConfig { in_channels: 4, width: 111, n_resnets: 1, n_blocks: 3, pool: false },
-            transformer: TransformerConfig { d_model: 222, nhead: 2, dim_feedforward: 888, n_layers: 6 },
+            conv_in: EncoderConfig {
+                in_channels: 4,
+                width: 111,
+                n_resnets: 1,
+                n_blocks: 3,
+                pool: false,
+            },
+            transformer: TransformerConfig {
+                d_model: 222,
+                nhead: 2,
+                dim_feedforward: 888,
+                n_layers: 6,
+            },
             hidden: 100,
             med: 10,
         }
@@ -81,7 +92,13 @@ pub struct MfeConfig {
 impl Default for MfeConfig {
     fn default() -> Self {
         Self {
-            conv1: EncoderConfig { in_channels: 5, width: 64, n_resnets: 1, n_blocks: 3, pool: true },
+            conv1: EncoderConfig {
+                in_channels: 5,
+                width: 64,
+                n_resnets: 1,
+                n_blocks: 3,
+                pool: true,
+            },
             hidden: 100,
             med: 30,
         }
@@ -103,8 +120,19 @@ pub struct ClassifierConfig {
 impl Default for ClassifierConfig {
     fn default() -> Self {
         Self {
-            conv1: EncoderConfig { in_channels: 5, width: 64, n_resnets: 3, n_blocks: 4, pool: true },
-            transformer: TransformerConfig { d_model: 64, nhead: 4, dim_feedforward: 256, n_layers: 3 },
+            conv1: EncoderConfig {
+                in_channels: 5,
+                width: 64,
+                n_resnets: 3,
+                n_blocks: 4,
+                pool: true,
+            },
+            transformer: TransformerConfig {
+                d_model: 64,
+                nhead: 4,
+                dim_feedforward: 256,
+                n_layers: 3,
+            },
             hidden: 1000,
         }
     }

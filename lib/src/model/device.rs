@@ -40,7 +40,10 @@ impl Device {
 }
 
 fn no_cuda() -> Error {
-    Error::Invalid("this build has no CUDA support (rebuild with the `cuda` feature) — use --device cpu".into())
+    Error::Invalid(
+        "this build has no CUDA support (rebuild with the `cuda` feature) — use --device cpu"
+            .into(),
+    )
 }
 
 impl fmt::Display for Device {
@@ -63,7 +66,9 @@ impl FromStr for Device {
             other => match other.strip_prefix("cuda:").map(str::parse) {
                 Some(Ok(n)) => Self::Cuda(n),
                 _ => {
-                    return Err(Error::Invalid(format!("unknown device '{s}': expected cpu, cuda or cuda:N")));
+                    return Err(Error::Invalid(format!(
+                        "unknown device '{s}': expected cpu, cuda or cuda:N"
+                    )));
                 }
             },
         };

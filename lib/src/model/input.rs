@@ -7,11 +7,20 @@ use crate::{Error, Result};
 /// as channel 4 (`cat([x, structure], 2).permute(0, 2, 1)` of the original).
 pub(crate) fn channels_first(windows: &[&[u8]], structure: Option<&[f32]>) -> Result<Vec<f32>> {
     if let Some(s) = structure {
-        expect_len("structure values", s.len(), windows.len() * WINDOW_LEN, windows.len())?;
+        expect_len(
+            "structure values",
+            s.len(),
+            windows.len() * WINDOW_LEN,
+            windows.len(),
+        )?;
     }
     let c = ALPHABET.len() + usize::from(structure.is_some());
     let mut x = vec![0.0f32; windows.len() * c * WINDOW_LEN];
-    for (i, (window, out)) in windows.iter().zip(x.chunks_exact_mut(c * WINDOW_LEN)).enumerate() {
+    for (i, (window, out)) in windows
+        .iter()
+        .zip(x.chunks_exact_mut(c * WINDOW_LEN))
+        .enumerate()
+    {
         if window.len() != WINDOW_LEN {
             return Err(Error::Invalid(format!(
                 "window {i} is {} nt long, the models need {WINDOW_LEN}",
@@ -19,13 +28,15 @@ pub(crate) fn channels_first(windows: &[&[u8]], structure: Option<&[f32]>) -> Re
             )));
         }
         for (t, &base) in window.iter().enumerate() {
-            let ch = channel(base).map_err(|e| Error::Invalid(format!("window {i}, position {t}: {e}")))?;
+            let ch = channel(base)
+                .map_err(|e| Error::Invalid(format!("window {i}, position {t}: {e}")))?;
             if let Some(ch) = ch {
                 out[ch * WINDOW_LEN + t] = 1.0;
             }
         }
         if let Some(s) = structure {
-            out[ALPHABET.len() * WINDOW_LEN..].copy_from_slice(&s[i * WINDOW_LEN..(i + 1) * WINDOW_LEN]);
+            out[ALPHABET.len() * WINDOW_LEN..]
+                .copy_from_slice(&s[i * WINDOW_LEN..(i + 1) * WINDOW_LEN]);
         }
     }
     Ok(x)
@@ -36,7 +47,9 @@ pub(crate) fn expect_len(what: &str, found: usize, expected: usize, windows: usi
     if found == expected {
         Ok(())
     } else {
-        Err(Error::Invalid(format!("{found} {what} for {windows} windows, expected {expected}")))
+        Err(Error::Invalid(format!(
+            "{found} {what} for {windows} windows, expected {expected}"
+        )))
     }
 }
 
@@ -51,7 +64,10 @@ mod tests {
         let x = channels_first(&[&w], Some(&s)).unwrap();
         assert_eq!(x.len(), 5 * WINDOW_LEN);
         assert_eq!(&x[..5], &[1., 0., 0., 0., 0.]); // channel A over positions 0..5
-        assert_eq!(&x[3 * WINDOW_LEN..3 * WINDOW_LEN + 5], &[0., 0., 0., 1., 0.]); // U
+        assert_eq!(
+            &x[3 * WINDOW_LEN..3 * WINDOW_LEN + 5],
+            &[0., 0., 0., 1., 0.]
+        ); // U
         assert_eq!(&x[4 * WINDOW_LEN..], s.as_slice());
         assert_eq!(channels_first(&[&w], None).unwrap().len(), 4 * WINDOW_LEN);
     }
@@ -61,11 +77,20 @@ mod tests {
         let good = vec![b'A'; WINDOW_LEN];
         let mut bad = good.clone();
         bad[7] = b'T';
-        let err = channels_first(&[&good, &bad], None).unwrap_err().to_string();
+        let err = channels_first(&[&good, &bad], None)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("window 1, position 7"), "{err}");
-        let err = channels_first(&[&good[..99]], None).unwrap_err().to_string();
+        let err = channels_first(&[&good[..99]], None)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("window 0 is 99 nt"), "{err}");
-        let err = channels_first(&[&good], Some(&[0.0; 99])).unwrap_err().to_string();
-        assert!(err.contains("99 structure values for 1 windows, expected 100"), "{err}");
+        let err = channels_first(&[&good], Some(&[0.0; 99]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("99 structure values for 1 windows, expected 100"),
+            "{err}"
+        );
     }
 }

@@ -58,7 +58,8 @@ impl Conv1d {
 
     /// [B, Cin, T] → [B, Cout, T]
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        x.conv1d(&self.weight, 1, 1, 1, 1)?.broadcast_add(&self.bias)
+        x.conv1d(&self.weight, 1, 1, 1, 1)?
+            .broadcast_add(&self.bias)
     }
 }
 
@@ -117,7 +118,12 @@ impl Encoder {
                 index += 1; // the AvgPool1d module has no weights but takes an index
             }
         }
-        Ok(Self { bn, conv, groups, pool: cfg.pool })
+        Ok(Self {
+            bn,
+            conv,
+            groups,
+            pool: cfg.pool,
+        })
     }
 
     /// [B, Cin, T] → [B, width, T'] (T' = T halved, floored, once per group when pooling).
@@ -139,7 +145,9 @@ impl Encoder {
 pub(crate) fn avg_pool2(x: &Tensor) -> Result<Tensor> {
     let (b, c, t) = x.dims3()?;
     let half = t / 2;
-    x.narrow(2, 0, 2 * half)?.reshape((b, c, half, 2))?.mean(D::Minus1)
+    x.narrow(2, 0, 2 * half)?
+        .reshape((b, c, half, 2))?
+        .mean(D::Minus1)
 }
 
 /// `nn.Linear(in, out)`; the weight is kept transposed ([in, out]) for the row-major matmul.
@@ -162,7 +170,11 @@ impl Linear {
             // gemm picks its kernel by matrix size and kernels sum in different orders; a dot
             // product per row keeps each window's value independent of the batch, at no cost
             let w = self.weight_t.t()?.unsqueeze(0)?; // [1, out, in]
-            return x.unsqueeze(1)?.broadcast_mul(&w)?.sum(D::Minus1)?.broadcast_add(&self.bias);
+            return x
+                .unsqueeze(1)?
+                .broadcast_mul(&w)?
+                .sum(D::Minus1)?
+                .broadcast_add(&self.bias);
         }
         x.matmul(&self.weight_t)?.broadcast_add(&self.bias)
     }
@@ -179,7 +191,10 @@ pub(crate) struct LayerNorm {
 
 impl LayerNorm {
     pub fn load(vb: &Vb, dim: usize) -> Result<Self> {
-        Ok(Self { weight: vb.get(&[dim], "weight")?, bias: vb.get(&[dim], "bias")? })
+        Ok(Self {
+            weight: vb.get(&[dim], "weight")?,
+            bias: vb.get(&[dim], "bias")?,
+        })
     }
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {

@@ -13,7 +13,10 @@ const IN_MEMORY: &str = "<in-memory safetensors>";
 
 /// Reads a weights file whole (the largest original file is 18 MB).
 pub(crate) fn read(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })
+    std::fs::read(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Builds model `kind` with `build` from safetensors `bytes` (`origin`: the file, for errors).
@@ -29,7 +32,10 @@ pub(crate) fn load<M>(
     build: impl FnOnce(&Vb) -> candle_core::Result<M>,
 ) -> Result<(M, candle_core::Device)> {
     let path = origin.map_or_else(|| PathBuf::from(IN_MEMORY), Path::to_path_buf);
-    let fail = |message: String| Error::Weights { path: path.clone(), message };
+    let fail = |message: String| Error::Weights {
+        path: path.clone(),
+        message,
+    };
     let device = device.to_candle()?;
     let file = SafeTensors::deserialize(bytes)
         .map_err(|e| fail(format!("not a readable safetensors file ({e})")))?;
@@ -40,7 +46,10 @@ pub(crate) fn load<M>(
         if problems.len() > 1 {
             message += &format!(" (and {} more problems)", problems.len() - 1);
         }
-        if let Some(other) = Kind::ALL.into_iter().find(|&k| k != kind && weights::check(&file, &specs(k)).is_empty()) {
+        if let Some(other) = Kind::ALL
+            .into_iter()
+            .find(|&k| k != kind && weights::check(&file, &specs(k)).is_empty())
+        {
             message += &format!("; this looks like a {other} weights file");
         }
         return Err(fail(message));
@@ -48,6 +57,7 @@ pub(crate) fn load<M>(
     let tensors = weights::tensors(&file, &needed, &device)
         .map_err(|e| fail(format!("cannot read the tensors ({e})")))?;
     let source = Source::Tensors(tensors, device.clone());
-    let model = build(&Vb::root(&source)).map_err(|e| fail(format!("cannot build the {kind} model ({e})")))?;
+    let model = build(&Vb::root(&source))
+        .map_err(|e| fail(format!("cannot build the {kind} model ({e})")))?;
     Ok((model, device))
 }

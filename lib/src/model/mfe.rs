@@ -42,7 +42,10 @@ impl MfeNet {
         let h = self.conv1.forward(x)?.reshape((b, ()))?;
         let h = self.hidden2first.forward(&h)?.elu(1.0)?;
         let h = self.first2med.forward(&self.bn1.forward(&h)?)?.elu(1.0)?;
-        self.ff1.forward(&self.bn2.forward(&h)?)?.elu(1.0)?.reshape(b)
+        self.ff1
+            .forward(&self.bn2.forward(&h)?)?
+            .elu(1.0)?
+            .reshape(b)
     }
 }
 
@@ -65,7 +68,9 @@ impl Mfe {
 
     fn from_bytes(bytes: &[u8], origin: Option<&Path>, device: &Device) -> Result<Self> {
         let cfg = MfeConfig::default();
-        let (net, device) = load::load(Kind::Mfe, bytes, origin, device, |vb| MfeNet::load(vb, &cfg))?;
+        let (net, device) = load::load(Kind::Mfe, bytes, origin, device, |vb| {
+            MfeNet::load(vb, &cfg)
+        })?;
         Ok(Self { net, device })
     }
 
@@ -78,7 +83,11 @@ impl Mfe {
         }
         let x = input::channels_first(windows, Some(structure))?;
         let run = || {
-            let x = Tensor::from_vec(x, (windows.len(), ALPHABET.len() + 1, WINDOW_LEN), &self.device)?;
+            let x = Tensor::from_vec(
+                x,
+                (windows.len(), ALPHABET.len() + 1, WINDOW_LEN),
+                &self.device,
+            )?;
             self.net.forward(&x)?.to_vec1::<f32>()
         };
         run().map_err(model_error)

@@ -27,11 +27,20 @@ impl StructureNet {
     pub fn load(vb: &Vb, cfg: &StructureConfig) -> candle_core::Result<Self> {
         let e = cfg.transformer.d_model;
         if cfg.conv_in.width + PE_FEATURES != e {
-            candle_core::bail!("d_model {e} must be conv width {} + {PE_FEATURES}", cfg.conv_in.width);
+            candle_core::bail!(
+                "d_model {e} must be conv width {} + {PE_FEATURES}",
+                cfg.conv_in.width
+            );
         }
         // the original also carries a stray, never-called `encoder_layer`
-        vb.declare_unused_module(|vb| EncoderLayer::load(&vb.pp("encoder_layer"), &cfg.transformer))?;
-        let pe = Tensor::from_vec(get_pe(WINDOW_LEN, WINDOW_LEN), (1, WINDOW_LEN, PE_FEATURES), &vb.device())?;
+        vb.declare_unused_module(|vb| {
+            EncoderLayer::load(&vb.pp("encoder_layer"), &cfg.transformer)
+        })?;
+        let pe = Tensor::from_vec(
+            get_pe(WINDOW_LEN, WINDOW_LEN),
+            (1, WINDOW_LEN, PE_FEATURES),
+            &vb.device(),
+        )?;
         Ok(Self {
             conv_in: Encoder::load(&vb.pp("conv_in"), &cfg.conv_in)?,
             pe,
@@ -75,7 +84,9 @@ impl Structure {
 
     fn from_bytes(bytes: &[u8], origin: Option<&Path>, device: &Device) -> Result<Self> {
         let cfg = StructureConfig::default();
-        let (net, device) = load::load(Kind::Structure, bytes, origin, device, |vb| StructureNet::load(vb, &cfg))?;
+        let (net, device) = load::load(Kind::Structure, bytes, origin, device, |vb| {
+            StructureNet::load(vb, &cfg)
+        })?;
         Ok(Self { net, device })
     }
 
@@ -95,4 +106,3 @@ impl Structure {
         run().map_err(model_error)
     }
 }
-

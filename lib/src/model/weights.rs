@@ -56,12 +56,18 @@ pub(crate) struct Vb<'a> {
 impl<'a> Vb<'a> {
     /// The root (empty prefix) of `source`.
     pub fn root(source: &'a Source) -> Self {
-        Self { source, prefix: String::new() }
+        Self {
+            source,
+            prefix: String::new(),
+        }
     }
 
     /// The sub-module `name` (`vb.pp("conv_in").pp(3)` → `conv_in.3.`).
     pub fn pp(&self, name: impl Display) -> Self {
-        Self { source: self.source, prefix: self.path(name) }
+        Self {
+            source: self.source,
+            prefix: self.path(name),
+        }
     }
 
     fn path(&self, name: impl Display) -> String {
@@ -85,13 +91,19 @@ impl<'a> Vb<'a> {
         let name = self.path(name);
         match self.source {
             Source::Record(specs) => {
-                specs.borrow_mut().push(TensorSpec { name, shape: shape.to_vec(), used: true });
+                specs.borrow_mut().push(TensorSpec {
+                    name,
+                    shape: shape.to_vec(),
+                    used: true,
+                });
                 Tensor::zeros(shape, DType::F32, &Device::Cpu)
             }
             Source::Tensors(map, _) => match map.get(&name) {
                 Some(t) if t.dims() == shape => Ok(t.clone()),
                 // load() checked every tensor first; reaching this is a bug in a model's build
-                Some(t) => candle_core::bail!("tensor {name}: shape {:?}, expected {shape:?}", t.dims()),
+                Some(t) => {
+                    candle_core::bail!("tensor {name}: shape {:?}, expected {shape:?}", t.dims())
+                }
                 None => candle_core::bail!("tensor {name} was not loaded"),
             },
         }
@@ -101,7 +113,11 @@ impl<'a> Vb<'a> {
     pub fn declare_unused(&self, shape: &[usize], name: &str) {
         if let Source::Record(specs) = self.source {
             let name = self.path(name);
-            specs.borrow_mut().push(TensorSpec { name, shape: shape.to_vec(), used: false });
+            specs.borrow_mut().push(TensorSpec {
+                name,
+                shape: shape.to_vec(),
+                used: false,
+            });
         }
     }
 
@@ -113,7 +129,10 @@ impl<'a> Vb<'a> {
     ) -> candle_core::Result<()> {
         if let Source::Record(_) = self.source {
             let inner = Source::record();
-            build(&Vb { source: &inner, prefix: self.prefix.clone() })?;
+            build(&Vb {
+                source: &inner,
+                prefix: self.prefix.clone(),
+            })?;
             for spec in inner.into_specs() {
                 self.declare_unused_full(spec);
             }
@@ -123,7 +142,10 @@ impl<'a> Vb<'a> {
 
     fn declare_unused_full(&self, spec: TensorSpec) {
         if let Source::Record(specs) = self.source {
-            specs.borrow_mut().push(TensorSpec { used: false, ..spec });
+            specs.borrow_mut().push(TensorSpec {
+                used: false,
+                ..spec
+            });
         }
     }
 }
@@ -132,16 +154,30 @@ impl<'a> Vb<'a> {
 #[derive(Debug)]
 pub(crate) enum Problem {
     Missing(String),
-    Shape { name: String, found: Vec<usize>, expected: Vec<usize> },
-    Dtype { name: String, found: Dtype },
+    Shape {
+        name: String,
+        found: Vec<usize>,
+        expected: Vec<usize>,
+    },
+    Dtype {
+        name: String,
+        found: Dtype,
+    },
 }
 
 impl Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Missing(name) => write!(f, "missing tensor `{name}`"),
-            Self::Shape { name, found, expected } => {
-                write!(f, "tensor `{name}` has shape {found:?}, expected {expected:?}")
+            Self::Shape {
+                name,
+                found,
+                expected,
+            } => {
+                write!(
+                    f,
+                    "tensor `{name}` has shape {found:?}, expected {expected:?}"
+                )
             }
             Self::Dtype { name, found } => {
                 write!(f, "tensor `{name}` has dtype {found:?}, expected a float type (F32, F16, BF16, F64)")
@@ -165,7 +201,10 @@ pub(crate) fn check(file: &SafeTensors, specs: &[TensorSpec]) -> Vec<Problem> {
                 expected: spec.shape.clone(),
             });
         } else if float_dtype(view.dtype()).is_none() {
-            problems.push(Problem::Dtype { name: spec.name.clone(), found: view.dtype() });
+            problems.push(Problem::Dtype {
+                name: spec.name.clone(),
+                found: view.dtype(),
+            });
         }
     }
     problems

@@ -59,14 +59,18 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         .exit();
     }
     if same_file(&args.checkpoint, output) {
-        anyhow::bail!("{}: the output would overwrite the checkpoint", output.display());
+        anyhow::bail!(
+            "{}: the output would overwrite the checkpoint",
+            output.display()
+        );
     }
     let checkpoint = read_checkpoint(&args.checkpoint, args.kind.into())?;
     let mut out = Output::create(output)?;
     checkpoint
         .write_safetensors(&mut out)
         .with_context(|| format!("cannot write {}", output.display()))?;
-    out.flush().with_context(|| format!("cannot write {}", output.display()))?;
+    out.flush()
+        .with_context(|| format!("cannot write {}", output.display()))?;
     out.commit()?;
     log::info!(
         "{} ({} format): {} tensors of the {} model written to {}",

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod bundle;
 mod import;
 mod scan;
 
@@ -26,6 +27,8 @@ enum Command {
     Scan(scan::Args),
     /// Convert an original miRe2e PyTorch checkpoint (zip or legacy pickle) to safetensors.
     Import(import::Args),
+    /// Make a model bundle folder (manifest + three safetensors files) for --model.
+    Bundle(bundle::Args),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +36,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Scan(args) => scan::run(args),
         Command::Import(args) => import::run(args),
+        Command::Bundle(args) => bundle::run(args),
     };
     mire2e_cli::common::finish("mire2e", result)
 }

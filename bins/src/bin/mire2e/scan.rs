@@ -43,7 +43,10 @@ pub struct Args {
 /// Runs `mire2e scan`.
 pub fn run(args: &Args) -> anyhow::Result<()> {
     args.common.init()?;
-    anyhow::ensure!((0.0..=1.0).contains(&args.threshold), "--threshold must be in [0, 1]");
+    anyhow::ensure!(
+        (0.0..=1.0).contains(&args.threshold),
+        "--threshold must be in [0, 1]"
+    );
     anyhow::ensure!(
         args.bed.as_ref().is_none_or(|p| p.as_os_str() != "-"),
         "--bed needs a file (stdout carries the scores)"
@@ -52,7 +55,10 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let bundle = args.model.bundle()?;
     let cascade = Cascade::from_bundle(&bundle, &args.model.device)?;
     let batching = args.attention.batching(args.model.batch_size);
-    let mut reader = fasta::reader(output::input_name(&args.input), output::open_input(&args.input)?)?;
+    let mut reader = fasta::reader(
+        output::input_name(&args.input),
+        output::open_input(&args.input)?,
+    )?;
     let meta = vec![format!(
         "#mire2e scan {} {} model={} {}",
         env!("CARGO_PKG_VERSION"),
@@ -80,7 +86,11 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         let loci = candidates::merge(summary.hits);
         candidates::write_bed(&mut bed, &loci)?;
         bed.commit().context("cannot write the BED file")?;
-        log::info!("{} candidate loci at score >= {}", loci.len(), args.threshold);
+        log::info!(
+            "{} candidate loci at score >= {}",
+            loci.len(),
+            args.threshold
+        );
     }
     log::info!(
         "{} records, {} windows scored, {} skipped by --max-n/--skip-masked",
