@@ -72,7 +72,12 @@ execution:
   environments:
     local:
       runner: local
+      env:
+        - name: PATH
+          value: $bin:\$PATH
 EOF
+# Galaxy's job scripts do not inherit the server's variables: pass the model folder explicitly.
+[ -n "$models" ] && printf '        - name: MIRE2E_MODELS\n          value: %s\n' "$models" >> "$run/job_conf.yml"
 echo "<toolbox tool_path=\"$run/shed_tools\"></toolbox>" > "$run/shed_tool_conf.xml"
 cat > "$run/dependency_resolvers_conf.xml" <<'EOF'
 <dependency_resolvers>

@@ -10,7 +10,8 @@
 //! tensors the model uses must all be there; the original's unused tensors (`encoder_layer.*`,
 //! the classifier's `med2tag.*`, batch norms' `num_batches_tracked`) are kept when present, so the
 //! conversion loses nothing; anything else is refused. Sizes declared in the file are checked
-//! against its length before anything is allocated, so a corrupt file is an error, not a crash.
+//! against it before anything is read, and memory grows only with the bytes actually there, so a
+//! corrupt file is an error, not a crash or a huge allocation.
 
 mod archive;
 mod check;
@@ -20,10 +21,13 @@ mod safetensors_file;
 mod tensor;
 mod torch;
 
+#[cfg(test)]
+mod tests;
+
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -120,7 +124,7 @@ pub fn read_checkpoint(path: &Path, kind: Kind) -> Result<Checkpoint> {
     let len = file.metadata().map_err(io)?.len();
     let mut head = Vec::with_capacity(4);
     (&mut file).take(4).read_to_end(&mut head).map_err(io)?;
-    let file = File::open(path).map_err(io)?;
+    file.rewind().map_err(io)?;
     let (format, dict, mut storages): (Format, StateDict, Box<dyn Storages>) = match head.as_slice()
     {
         [] => return Err(fail("empty file, not a PyTorch checkpoint".into())),

@@ -24,7 +24,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// candidate loci (overlapping windows of a record and strand; the best window is reported).
 /// Example: ... | mire2e-mfe | mire2e-classify --bed candidates.bed > scores.tsv
 #[derive(Debug, Parser)]
-#[command(name = "mire2e-classify", version, about, long_about = None)]
+#[command(name = "mire2e-classify", version)]
 struct Args {
     /// Stream with `pairing` and `mfe` (from mire2e-mfe; '-' = stdin).
     #[arg(default_value = "-", value_name = "TSV")]

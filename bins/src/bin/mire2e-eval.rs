@@ -27,9 +27,10 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// roc.svg/png) with the runs overlaid.
 /// Example: mire2e-eval -s scores.tsv --truth hsa.gff3 --report report/
 #[derive(Debug, Parser)]
-#[command(name = "mire2e-eval", version, about, long_about = None)]
+#[command(name = "mire2e-eval", version)]
 struct Args {
-    /// Score stream (TSV with seq_id, start, end, strand, score; '-' = stdin). Repeat for runs.
+    /// Score stream (TSV with seq_id, start, end, strand, score; may be gzipped; '-' = stdin).
+    /// Repeat for several runs.
     #[arg(short = 's', long = "scores", required = true, value_name = "TSV")]
     scores: Vec<PathBuf>,
     /// Name of each run, in the order of --scores (default: the file name).
@@ -170,10 +171,11 @@ fn run(args: &Args) -> anyhow::Result<()> {
     for (path, label) in args.scores.iter().zip(&labels) {
         let (report, stream_meta) = evaluate(path, &truth, &options, args.common.quiet > 0)?;
         meta.push(format!(
-            "#run={label} scores={} windows={} exact={}",
+            "#run={label} scores={} windows={} exact={} score_key_bits={}",
             path.display(),
             report.windows,
-            report.exact
+            report.exact,
+            32 - report.all.curve.shift
         ));
         meta.extend(
             stream_meta
@@ -354,7 +356,9 @@ fn evaluate(
     quiet: bool,
 ) -> anyhow::Result<(Report, Vec<String>)> {
     let name = output::input_name(path);
-    let mut reader = Reader::new(&name, output::open_input(path)?)?;
+    let input = fasta::decompress(output::open_input(path)?)
+        .with_context(|| format!("cannot read {name}"))?;
+    let mut reader = Reader::new(&name, input)?;
     let columns = ScoreColumns::find(&reader)?;
     let meta = reader.header().meta.clone();
     let mut labeler = Labeler::new(truth, options.clone());

@@ -20,7 +20,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// Appends `structure` ('(' above +0.5, ')' below -0.5, else '.') and `pairing` (the 100 values,
 /// exact). Example: mire2e-window genome.fa | mire2e-fold | mire2e-mfe | mire2e-classify
 #[derive(Debug, Parser)]
-#[command(name = "mire2e-fold", version, about, long_about = None)]
+#[command(name = "mire2e-fold", version)]
 struct Args {
     /// Windows stream ('-' = stdin).
     #[arg(default_value = "-", value_name = "TSV")]

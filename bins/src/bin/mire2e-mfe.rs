@@ -17,7 +17,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 ///
 /// Appends `mfe`: the estimated |MFE| per nucleotide. Example: ... | mire2e-fold | mire2e-mfe | ...
 #[derive(Debug, Parser)]
-#[command(name = "mire2e-mfe", version, about, long_about = None)]
+#[command(name = "mire2e-mfe", version)]
 struct Args {
     /// Stream with `pairing` (from mire2e-fold; '-' = stdin).
     #[arg(default_value = "-", value_name = "TSV")]

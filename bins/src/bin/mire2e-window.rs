@@ -19,7 +19,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// Coordinates are 0-based half-open on the forward strand; a '-' window is the reverse
 /// complement of the same interval. Example: mire2e-window genome.fa.gz | mire2e-fold | ...
 #[derive(Debug, Parser)]
-#[command(name = "mire2e-window", version, about, long_about = None)]
+#[command(name = "mire2e-window", version)]
 struct Args {
     /// FASTA input, plain, gzip or bgzip ('-' = stdin).
     #[arg(default_value = "-", value_name = "FASTA")]

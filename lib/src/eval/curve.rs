@@ -50,51 +50,67 @@ pub struct Counts {
 }
 
 /// Windows counted per distinct score key (shifted right by the caller's `shift`).
+///
+/// Negatives and positives are kept in two maps from key to count (12 bytes a slot, about 20
+/// bytes an entry with the map's nodes): positives are few, so the size is that of the negatives'
+/// distinct scores.
 #[derive(Debug, Clone, Default)]
 pub struct Histogram {
-    bins: BTreeMap<u32, Counts>,
+    neg: BTreeMap<u32, u64>,
+    pos: BTreeMap<u32, u64>,
 }
 
 impl Histogram {
-    /// Counts one window with `key` (already shifted); returns whether the key is new.
+    /// Counts one window with `key` (already shifted); returns whether it made a new entry.
     pub fn add(&mut self, key: u32, positive: bool) -> bool {
-        let mut new = false;
-        let counts = self.bins.entry(key).or_insert_with(|| {
-            new = true;
-            Counts::default()
-        });
-        if positive {
-            counts.pos += 1;
+        let map = if positive {
+            &mut self.pos
         } else {
-            counts.neg += 1;
-        }
+            &mut self.neg
+        };
+        let mut new = false;
+        *map.entry(key).or_insert_with(|| {
+            new = true;
+            0
+        }) += 1;
         new
     }
 
-    /// Number of distinct keys.
+    /// Number of entries (distinct keys among negatives plus distinct keys among positives).
     pub fn len(&self) -> usize {
-        self.bins.len()
+        self.neg.len() + self.pos.len()
     }
 
     /// Whether nothing was counted.
     pub fn is_empty(&self) -> bool {
-        self.bins.is_empty()
+        self.neg.is_empty() && self.pos.is_empty()
     }
 
-    /// Drops the lowest bit of every key, merging neighbouring bins; returns the new number of bins.
+    /// Drops the lowest bit of every key, merging neighbouring bins; returns the new [`len`](Self::len).
     pub fn coarsen(&mut self) -> usize {
-        let old = std::mem::take(&mut self.bins);
-        for (key, c) in old {
-            let e = self.bins.entry(key >> 1).or_default();
-            e.pos += c.pos;
-            e.neg += c.neg;
+        for map in [&mut self.neg, &mut self.pos] {
+            let old = std::mem::take(map);
+            for (key, n) in old {
+                *map.entry(key >> 1).or_default() += n;
+            }
         }
-        self.bins.len()
+        self.len()
     }
 
     /// Bins from the highest score down.
     pub fn descending(&self) -> impl Iterator<Item = (u32, Counts)> + '_ {
-        self.bins.iter().rev().map(|(&k, &c)| (k, c))
+        let mut neg = self.neg.iter().rev().map(|(&k, &n)| (k, n)).peekable();
+        let mut pos = self.pos.iter().rev().map(|(&k, &n)| (k, n)).peekable();
+        std::iter::from_fn(move || {
+            let key = match (neg.peek(), pos.peek()) {
+                (None, None) => return None,
+                (Some(&(k, _)), None) | (None, Some(&(k, _))) => k,
+                (Some(&(a, _)), Some(&(b, _))) => a.max(b),
+            };
+            let neg = neg.next_if(|&(k, _)| k == key).map_or(0, |(_, n)| n);
+            let pos = pos.next_if(|&(k, _)| k == key).map_or(0, |(_, n)| n);
+            Some((key, Counts { pos, neg }))
+        })
     }
 }
 
@@ -410,11 +426,12 @@ mod tests {
 
     #[test]
     fn coarsening_merges_neighbours() {
-        let mut h = hist(&[(0.5, true), (f32::from_bits(0.5f32.to_bits() + 1), false)]);
-        assert_eq!(h.len(), 2);
-        assert_eq!(h.coarsen(), 1);
+        let next = f32::from_bits(0.5f32.to_bits() + 1);
+        let mut h = hist(&[(0.5, true), (next, false), (0.5, false)]);
+        assert_eq!(h.len(), 3);
+        assert_eq!(h.coarsen(), 2);
         let (k, c) = h.descending().next().unwrap();
-        assert_eq!((key_score(k << 1), c), (0.5, Counts { pos: 1, neg: 1 }));
+        assert_eq!((key_score(k << 1), c), (0.5, Counts { pos: 1, neg: 2 }));
     }
 
     #[test]

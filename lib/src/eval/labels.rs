@@ -219,6 +219,10 @@ struct SeqState {
     touched: HashSet<usize>,
 }
 
+/// How good a window is for a precursor; smaller is better: larger overlap, nearer centre, lower
+/// start, `+`.
+type Rank = (i64, i64, i64, Strand);
+
 struct Candidate {
     seq: usize,
     start: i64,
@@ -307,7 +311,7 @@ impl<'t> Labeler<'t> {
         i
     }
 
-    fn chrom<'a>(&'a self, seq: usize) -> &'a str {
+    fn chrom(&self, seq: usize) -> &str {
         self.options
             .mapping
             .chrom
@@ -405,8 +409,7 @@ impl<'t> Labeler<'t> {
     /// Labels the held windows and computes every sequence's counts and curve.
     pub fn finish(mut self) -> Report {
         let candidates = std::mem::take(&mut self.candidates);
-        let mut best: HashMap<(usize, Option<Strand>), (usize, (i64, i64, i64, Strand))> =
-            HashMap::new();
+        let mut best: HashMap<(usize, Option<Strand>), (usize, Rank)> = HashMap::new();
         for (ci, c) in candidates.iter().enumerate() {
             for id in self.truth.overlapping(self.chrom(c.seq), c.start, c.end) {
                 let p = &self.truth.precursors()[id];

@@ -105,8 +105,13 @@ fn xy(kind: PlotKind, c: &Confusion) -> Option<(f64, f64)> {
     }
 }
 
+/// Three decimals, or three significant digits below 0.001 (AP under extreme imbalance).
 fn fmt(v: Option<f64>) -> String {
-    v.map_or_else(|| "NA".into(), |v| format!("{v:.3}"))
+    match v {
+        None => "NA".into(),
+        Some(v) if v != 0.0 && v.abs() < 1e-3 => format!("{v:.2e}"),
+        Some(v) => format!("{v:.3}"),
+    }
 }
 
 fn draw<DB: DrawingBackend>(
@@ -137,7 +142,7 @@ fn draw<DB: DrawingBackend>(
         .y_label_formatter(&|v| format!("{v:.1}"))
         .label_style((FAMILY, 15))
         .axis_desc_style((FAMILY, 18))
-        .light_line_style(RGBColor(235, 235, 235))
+        .light_line_style(RGBColor(244, 244, 244))
         .bold_line_style(RGBColor(200, 200, 200))
         .draw()
         .map_err(plot_error)?;

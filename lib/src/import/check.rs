@@ -3,6 +3,7 @@
 //! else is refused. When the names do not fit, say which model they do fit.
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::OnceLock;
 
 use super::tensor::Dtype;
 use super::torch::TensorRef;
@@ -27,7 +28,15 @@ pub(crate) struct Spec {
 impl Spec {
     /// The spec of `kind`, from the model's own lists: everything the original state dict holds
     /// (`expected_tensors`), of which the forward pass reads `required_tensors`.
-    pub(crate) fn of(kind: Kind) -> Self {
+    /// Built once per process: listing a model's tensors builds the model.
+    pub(crate) fn of(kind: Kind) -> &'static Self {
+        static SPECS: OnceLock<[Spec; 3]> = OnceLock::new();
+        let specs = SPECS.get_or_init(|| Kind::ALL.map(Self::build));
+        let index = Kind::ALL.iter().position(|&k| k == kind).unwrap_or(0);
+        &specs[index]
+    }
+
+    fn build(kind: Kind) -> Self {
         let required = model::required_tensors(kind)
             .into_iter()
             .map(|(name, _)| name)

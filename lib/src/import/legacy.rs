@@ -1,11 +1,14 @@
 //! The legacy `torch.save` format (PyTorch < 1.6, or `_use_new_zipfile_serialization=False`):
 //! five pickles and the raw storages, back to back in one stream.
 //!
-//! 1. the magic number `0x1950a86a20f9469cfc6c`; 2. the protocol version 1001;
-//! 3. `sys_info` (`{'little_endian': True, ...}`); 4. the object, whose persistent ids
-//! `('storage', torch.FloatStorage, key, location, numel, None)` name storages;
-//! 5. the list of storage keys; then for each key, in that order, an `int64` element count and the
-//! elements' bytes.
+//! 1. the magic number `0x1950a86a20f9469cfc6c`;
+//! 2. the protocol version 1001;
+//! 3. `sys_info` (`{'little_endian': True, ...}`);
+//! 4. the object, whose persistent ids `('storage', torch.FloatStorage, key, location, numel, None)`
+//!    name storages;
+//! 5. the list of storage keys;
+//!
+//! then for each key, in that order, an `int64` element count and the elements' bytes.
 
 use std::collections::HashMap;
 use std::fs::File;

@@ -64,8 +64,8 @@ pub(crate) trait Storages {
 
 /// Reads the state dict out of an unpickled checkpoint.
 pub(crate) fn state_dict(p: &Pickle) -> Result<StateDict, String> {
-    let storages = storages(p)?;
     let items = find_state_dict(p)?;
+    let storages = storages(p)?;
     let mut seen = HashSet::new();
     let mut tensors = Vec::with_capacity(items.len());
     for &(key, value) in items {
@@ -116,14 +116,11 @@ fn storages(p: &Pickle) -> Result<BTreeMap<String, Storage>, String> {
         let Node::Persistent(pid) = node else {
             continue;
         };
-        let Some(items) = p.tuple(*pid) else {
-            return Err(format!(
-                "persistent id is {}, not a storage tuple",
-                p.describe(*pid)
-            ));
-        };
+        // Other persistent ids (a pickled module's source code) are no storages: tensors
+        // pointing at them are refused as tensors with an unknown storage.
+        let Some(items) = p.tuple(*pid) else { continue };
         if items.first().and_then(|&id| p.str(id)) != Some("storage") {
-            return Err("persistent id is not a ('storage', ...) tuple".into());
+            continue;
         }
         let (class, key, numel) = match *items {
             [_, class, key, _location, numel] | [_, class, key, _location, numel, _] => {
@@ -473,7 +470,7 @@ mod tests {
             "tensor w appears twice in the state dict"
         );
         assert_eq!(
-            dict().parse().unwrap_err(),
+            dict().raw(b"u").parse().unwrap_err(),
             "the checkpoint is an empty dict, not a state dict with tensors"
         );
     }

@@ -218,10 +218,14 @@ impl EncoderLayer {
     pub fn load(vb: &Vb, cfg: &TransformerConfig) -> Result<Self> {
         let (e, ff) = (cfg.d_model, cfg.dim_feedforward);
         let attn = vb.pp("self_attn");
-        let in_proj = Linear {
-            weight_t: attn.get(&[3 * e, e], "in_proj_weight")?.t()?.contiguous()?,
-            bias: attn.get(&[3 * e], "in_proj_bias")?,
-        };
+        // fold the 1/sqrt(hd) scaling of q into its rows of the projection (saves a pass over q)
+        let hd = e / cfg.nhead;
+        let mut scale = vec![1.0f32; 3 * e];
+        scale[..e].fill((1.0 / (hd as f64).sqrt()) as f32);
+        let scale = Tensor::from_vec(scale, 3 * e, &vb.device())?;
+        let weight = attn.get(&[3 * e, e], "in_proj_weight")?.broadcast_mul(&scale.unsqueeze(1)?)?;
+        let bias = attn.get(&[3 * e], "in_proj_bias")?.mul(&scale)?;
+        let in_proj = Linear { weight_t: weight.t()?.contiguous()?, bias };
         Ok(Self {
             in_proj,
             out_proj: Linear::load(&attn.pp("out_proj"), e, e)?,
@@ -244,8 +248,7 @@ impl EncoderLayer {
             .reshape((n, s, 3, h, hd))?
             .permute((2, 0, 3, 1, 4))?
             .contiguous()?; // [3, N, H, S, hd]
-        let q = (qkv.get(0)? * (1.0 / (hd as f64).sqrt()))?;
-        let (k, v) = (qkv.get(1)?, qkv.get(2)?);
+        let (q, k, v) = (qkv.get(0)?, qkv.get(1)?, qkv.get(2)?); // q already scaled by 1/sqrt(hd)
         let att = candle_nn::ops::softmax_last_dim(&q.matmul(&k.t()?)?)?; // [N, H, S, S]
         let a = att.matmul(&v)?.transpose(1, 2)?.reshape((n * s, e))?;
         let x = self.norm1.forward(&(x + self.out_proj.forward(&a)?)?)?;

@@ -65,9 +65,11 @@ def reference(scores, labels):
         best = np.flatnonzero(f1 == f1.max())[-1]  # the highest threshold among ties
         out["max_f1"] = f1[best]
         out["best_threshold"] = float(np.float32(thresholds[best]))
-        out["f1_at_half"] = f1_score(y, s >= 0.5)
     else:
-        out["trapz"] = out["max_f1"] = out["best_threshold"] = out["f1_at_half"] = None
+        out["trapz"] = out["max_f1"] = out["best_threshold"] = None
+    # F1 = 2tp / (2tp + fp + fn): defined (0) without positives when something is called positive
+    f1 = f1_score(y, s >= 0.5, zero_division=np.nan)
+    out["f1_at_half"] = None if np.isnan(f1) else f1
     out["positives"] = int(y.sum())
     out["negatives"] = int(len(y) - y.sum())
     return out

@@ -1,6 +1,5 @@
 //! `mire2e import`: an original PyTorch checkpoint to a safetensors weights file.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -68,8 +67,6 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let mut out = Output::create(output)?;
     checkpoint
         .write_safetensors(&mut out)
-        .with_context(|| format!("cannot write {}", output.display()))?;
-    out.flush()
         .with_context(|| format!("cannot write {}", output.display()))?;
     out.commit()?;
     log::info!(

@@ -15,7 +15,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 ///
 /// Example: mire2e scan genome.fa.gz -o windows.tsv --bed candidates.bed
 #[derive(Debug, Parser)]
-#[command(name = "mire2e", version, about, long_about = None)]
+#[command(name = "mire2e", version)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
