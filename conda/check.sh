@@ -7,7 +7,7 @@
 #      target/release (local_build.py), running build.sh and the recipe's tests (the cascade on a
 #      two-record FASTA, package contents). Needs cargo-bundle-licenses on PATH or in
 #      ~/.cache/mire2e/cargo-tools/bin (cargo install cargo-bundle-licenses) and a model bundle to
-#      install as the default: models/default of this checkout, or --models DIR.
+#      install as the default: models/default of this checkout, or --models DIR; and patchelf.
 # Usage: conda/check.sh [--install] [--build] [--models DIR] [--out DIR]
 #   --install  pip install py-rattler-build into the tools venv ($MIRE2E_TOOLS_VENV, default
 #              ~/.cache/mire2e/tools-venv) when it is missing.
@@ -41,25 +41,41 @@ echo "== local package from target/release"
 [ -f "$models/manifest.json" ] || { echo "conda/check.sh: no model bundle at $models (give --models DIR)" >&2; exit 1; }
 cbl=$(command -v cargo-bundle-licenses || echo "$HOME/.cache/mire2e/cargo-tools/bin/cargo-bundle-licenses")
 [ -x "$cbl" ] || { echo "conda/check.sh: cargo-bundle-licenses not found (cargo install --locked cargo-bundle-licenses)" >&2; exit 1; }
+if ! command -v patchelf >/dev/null; then   # rattler-build rewrites the binaries' RPATH with it
+    if $install; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends patchelf >/dev/null
+    else
+        echo "conda/check.sh: patchelf not found (apt-get install patchelf, or run with --install)" >&2; exit 1
+    fi
+fi
 rm -rf "$out"
 "$venv/bin/python" "$here/local_build.py" --bin "$repo/target/release" --models "$models" --out "$out" --cargo-bundle-licenses "$cbl"
 pkg=$(find "$out" -name 'mire2e-*.conda' | head -n 1)
 echo "== package $pkg"
-"$venv/bin/python" - "$pkg" <<'PYEOF'
-import io, json, sys, tarfile, zipfile
-import zstandard
-with zipfile.ZipFile(sys.argv[1]) as z:
-    names = z.namelist()
-    pkg = next(n for n in names if n.startswith("pkg-"))
-    info = next(n for n in names if n.startswith("info-"))
-    def members(name):
-        data = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(z.read(name)))
-        with tarfile.open(fileobj=data, mode="r|") as t:
-            return {m.name: (t.extractfile(m).read() if m.isfile() and m.name.endswith(".json") else None) for m in t}
-    files, meta = members(pkg), members(info)
-index = json.loads(meta["info/index.json"])
-print(f"{index['name']} {index['version']} {index['build']} ({index['subdir']}), depends: {index.get('depends', [])}")
-for f in sorted(files):
+"$venv/bin/python" - "$pkg" "$out" <<'PY'
+import sys
+from pathlib import Path
+from rattler_build import Package
+
+pkg = Package.from_file(sys.argv[1])
+print(f"{pkg.name} {pkg.version} {pkg.build_string} ({pkg.subdir}), license {pkg.license}, depends {pkg.depends}")
+for f in sorted(pkg.files):
     print("   ", f)
-print("    licences:", sorted(f for f in meta if f.startswith("info/licenses/")))
-PYEOF
+passed = failed = 0
+for i in range(pkg.test_count):
+    result = pkg.run_test(i, channel=[Path(sys.argv[2]).as_uri()])
+    print(f"{'ok     ' if result.success else 'FAILED '} recipe test {i}: {type(pkg.tests[i]).__name__}")
+    if not result.success:
+        print("\n".join(result.output[-30:]))
+    passed += result.success
+    failed += not result.success
+print(f"package tests: {passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)
+PY
+if command -v zstd >/dev/null; then
+    echo "== licences in the package"
+    tmp=$(mktemp -d)
+    python3 -m zipfile -e "$pkg" "$tmp"
+    zstd -qdc "$tmp"/info-*.tar.zst | tar -t | grep '^info/licenses/' | sed 's/^/    /'
+    rm -rf "$tmp"
+fi

@@ -26,6 +26,7 @@ ap.add_argument("--bin", required=True)
 ap.add_argument("--models", required=True)
 ap.add_argument("--out", required=True)
 ap.add_argument("--cargo-bundle-licenses", default=shutil.which("cargo-bundle-licenses"))
+ap.add_argument("--recipe", default=str(Path(__file__).resolve().parent / "mire2e"), help="recipe folder")
 args = ap.parse_args()
 here = Path(__file__).resolve().parent
 repo = here.parent
@@ -37,7 +38,8 @@ if not args.cargo_bundle_licenses:
 cbl = Path(args.cargo_bundle_licenses).resolve()
 cargo = shutil.which("cargo")
 
-recipe = yaml.safe_load((here / "mire2e" / "recipe.yaml").read_text())
+recipe_dir = Path(args.recipe).resolve()
+recipe = yaml.safe_load((recipe_dir / "recipe.yaml").read_text())
 recipe["source"] = [
     {"path": str(repo), "use_gitignore": True},
     {"path": str(models), "target_directory": "models/default"},
@@ -49,18 +51,18 @@ recipe["build"]["script"] = {
         # cargo-bundle-licenses reads `cargo metadata`; use the machine's cargo and its crate cache.
         "PATH": f"{cbl.parent}:{Path(cargo).parent}:/usr/bin:/bin",
         "CARGO_HOME": os.environ.get("CARGO_HOME", str(Path.home() / ".cargo")),
-        "CARGO_NET_OFFLINE": "true",
+        "RUSTUP_HOME": os.environ.get("RUSTUP_HOME", str(Path.home() / ".rustup")),
     },
     "content": "bash \"$RECIPE_DIR/build.sh\"",
 }
 work = Path(tempfile.mkdtemp(prefix="mire2e-recipe-"))
 try:
     for f in ("build.sh", "test.fa", "truth.bed"):
-        shutil.copy(here / "mire2e" / f, work / f)
+        shutil.copy(recipe_dir / f, work / f)
     (work / "recipe.yaml").write_text(yaml.safe_dump(recipe, sort_keys=False))
     out.mkdir(parents=True, exist_ok=True)
     results = Stage0Recipe.from_file(str(work / "recipe.yaml")).run_build(
-        tool_config=ToolConfiguration(test_strategy="native"),
+        tool_config=ToolConfiguration(test_strategy="native", keep_build=True),
         output_dir=str(out),
         channels=[out.as_uri()],
         no_build_id=True,

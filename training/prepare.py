@@ -49,8 +49,10 @@ NEGATIVES  (paper section 3.1: genome windows folded with RNAfold, hairpin-like 
   Selection: target = --ratio x (number of positives); all hairpin-like windows up to
   --hp-max-fraction of the target, the rest flat, each drawn at random from the folded pool.
   Classifier negatives are trimmed to a length L drawn from the positives' (<=100 nt) lengths: a
-  hairpin-like window keeps its whole stem-loop span when L allows it (random offset among those that
-  keep it, else centred on it); a flat window gets a random offset. structure_mfe gets the full 100-nt
+  hairpin-like window is cut around its hairpin loop (centre +- 5 nt jitter; the 100-nt stem usually
+  spans 75-97 nt, longer than most positives, so keeping it whole is rarely possible), a flat window
+  at a random offset. Trimmed hairpin-like negatives are refolded and the MANIFEST/negatives.tsv say
+  how many are still hairpin-like by the same criterion. structure_mfe gets the full 100-nt
   window with its fold (that is what the Structure/MFE models see in a scan).
 
 STRUCTURE/MFE MIX
@@ -58,10 +60,13 @@ STRUCTURE/MFE MIX
   selected negative (hairpin-like and flat), so roughly 1 hairpin : --ratio genome windows.
 
 VALIDATION SPLIT (fixed, ~--val-fraction of each class)
-  Records are clustered by single linkage on shared canonical 24-mers (k-mers present in more than
-  --max-kmer-freq records are ignored as low complexity) and, for negatives, also by 10-kb genome
-  block; clusters are taken in seeded-hash order into validation until the class's quota is reached.
-  Near-duplicates and both strands of a slot therefore never straddle train/val. A positive and the
+  Records are clustered by single linkage on shared canonical 24-mers (either strand; k-mers present
+  in more than --max-kmer-freq records are ignored as low complexity), and the two strands of one
+  genome slot are always linked. Per stratum (positives; negatives of each source) clusters are
+  taken in seeded-sha256 order into validation until --val-fraction of the stratum is reached.
+  Exact and near-duplicates (a shared 24-mer) and both strands of a slot never straddle train/val.
+  (Grouping negatives by genome block as well was tried: C. elegans repeats then chain most blocks
+  into one cluster, so it is not done.) A positive and the
   structure_mfe record of the same sequence are on the same side, and so are a negative and its parent.
 
 TEST (held out, never in train or val)
@@ -90,10 +95,10 @@ SLOT = 100
 BA_K = 32          # k for the BA000025.2 leakage guard
 HSA_K = 20         # k for the "no known human hairpin in negatives" guard
 CLUSTER_K = 24     # k for the near-duplicate clustering of the split
-BLOCK = 10_000     # genome block that keeps negatives of one region on one side of the split
 HP_MIN_BP = 18
 HP_MAX_MFE = -15.0
 TEMPERATURE = 37.0
+TRIM_JITTER = 5
 
 RNA_COMP = str.maketrans("ACGU", "UGCA")
 
@@ -332,8 +337,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ratio", type=float, default=15.0, help="negatives per positive (default 15)")
     ap.add_argument("--hp-max-fraction", type=float, default=0.5,
                     help="at most this fraction of the negatives is hairpin-like (default 0.5)")
-    ap.add_argument("--pool-per-source", type=int, default=24000,
-                    help="candidate windows folded per negative source (default 24000)")
+    ap.add_argument("--pool-per-source", type=int, default=16000,
+                    help="candidate windows folded per negative source (default 16000)")
     ap.add_argument("--val-fraction", type=float, default=0.2)
     ap.add_argument("--margin", type=int, default=500, help="bp masked around excluded AF129756.1 parts")
     ap.add_argument("--af-gap-merge", type=int, default=200,
@@ -400,11 +405,11 @@ def main(argv: list[str] | None = None) -> int:
         if not is_acgu(s):
             skipped_alpha.append(r["name"])
             continue
-        if s in ba_seq or s in ba_rc:
-            ex_ba_exact.append(f'{r["name"]} {r["acc"]}')
-            continue
-        if shares_kmer(s, BA_K, ba_k):
-            ex_ba_kmer.append(f'{r["name"]} {r["acc"]}')
+        if shares_kmer(s, BA_K, ba_k):     # every hairpin is >= 32 nt, so this also finds exact matches
+            if s in ba_seq or s in ba_rc:
+                ex_ba_exact.append(f'{r["name"]} {r["acc"]}')
+            else:
+                ex_ba_kmer.append(f'{r["name"]} {r["acc"]}')
             continue
         if s in v22_new_seqs:
             ex_v22.append(f'{r["name"]} {r["acc"]}')
@@ -555,17 +560,12 @@ def main(argv: list[str] | None = None) -> int:
     for c in chosen:
         L = rng.choice(pos_lens)
         if c["kind"] == "hairpin":
-            a = c["struct"].index("(")
-            b = c["struct"].rindex(")") + 1
-            if b - a <= L:
-                off = rng.randint(max(0, b - L), min(a, WIN - L))
-                c["stem_kept"] = True
-            else:
-                off = min(max(0, (a + b) // 2 - L // 2), WIN - L)
-                c["stem_kept"] = False
+            # centre on the hairpin loop (between the last '(' and the first ')'), jitter +-TRIM_JITTER
+            centre = (c["struct"].rindex("(") + c["struct"].index(")") + 1) / 2
+            off = int(round(centre - L / 2)) + rng.randint(-TRIM_JITTER, TRIM_JITTER)
+            off = min(max(0, off), WIN - L)
         else:
             off = rng.randint(0, WIN - L)
-            c["stem_kept"] = None
         t = c["window"][off:off + L]
         if t in seen_t or t in pos_seqs:
             dup_trim += 1
@@ -576,6 +576,14 @@ def main(argv: list[str] | None = None) -> int:
         short = {"celegans": "ce", "ecoli": "ec", "human_AF129756": "af"}[c["source"]]
         c["id"] = f"neg_{short}_{c['start']:07d}{'p' if c['strand'] == '+' else 'm'}"
         negatives.append(c)
+    # refold the trimmed hairpin-like negatives to report how many stay hairpin-like
+    hp_neg = [c for c in negatives if c["kind"] == "hairpin"]
+    t_fold2 = time.time()
+    for c, (st, mfe) in zip(hp_neg, fold_all([c["seq"] for c in hp_neg], args.workers, args.nice)):
+        c["trim_struct"], c["trim_mfe"] = st, mfe
+        c["trim_hairpin_like"] = hairpin_like(st, mfe)
+    fold_s += time.time() - t_fold2
+    n_folded = len(folds) + len(hp_neg)
     N = M["negatives"]
     N["criteria"] = {
         "window": WIN, "slot_step": SLOT, "temperature_C": TEMPERATURE,
@@ -584,8 +592,8 @@ def main(argv: list[str] | None = None) -> int:
         "flat": "every other window",
         "ratio_target": args.ratio, "hp_max_fraction": args.hp_max_fraction,
         "pool_per_source": args.pool_per_source,
-        "trim": "length drawn from the positives' (<=100 nt) lengths; hairpin-like keeps its stem-loop "
-                "span when the length allows, else centred; flat random offset",
+        "trim": f"length drawn from the positives' (<=100 nt) lengths; a hairpin-like window is cut "
+                f"around its hairpin loop (centre +- {TRIM_JITTER} nt jitter), a flat one at a random offset",
     }
     N["pool_hairpin_like"] = len(pool["hairpin"])
     N["pool_flat"] = len(pool["flat"])
@@ -600,16 +608,20 @@ def main(argv: list[str] | None = None) -> int:
     recs = [("pos", p) for p in positives] + [("neg", c) for c in negatives]
     ids = [r["id"] for _, r in recs]
     seqs = [r["seq"] if k == "pos" else r["window"] for k, r in recs]
-    groups = [None if k == "pos" else f'{r["record"]}:{r["start"] // BLOCK}' for k, r in recs]
+    groups = [None if k == "pos" else f'{r["record"]}:{r["start"]}' for k, r in recs]   # both strands of a slot
     roots, cst = cluster(seqs, groups, CLUSTER_K, args.max_kmer_freq)
-    pos_idx = [i for i, (k, _) in enumerate(recs) if k == "pos"]
-    neg_idx = [i for i, (k, _) in enumerate(recs) if k == "neg"]
-    val = choose_val(ids, roots, pos_idx, args.val_fraction, args.seed) | \
-        choose_val(ids, roots, neg_idx, args.val_fraction, args.seed)
-    mixed = len({roots[i] for i in pos_idx} & {roots[i] for i in neg_idx})
+    stratum = ["positive" if k == "pos" else f'negative/{r["source"]}' for k, r in recs]
+    strata: dict[str, list[int]] = {}
+    for i in range(len(recs)):                 # a cluster belongs to the stratum of its root (first member)
+        strata.setdefault(stratum[roots[i]], []).append(i)
+    val: set[int] = set()
+    for name in sorted(strata):
+        val |= choose_val(ids, roots, strata[name], args.val_fraction, args.seed)
+    mixed = len({roots[i] for i, (k, _) in enumerate(recs) if k == "pos"} &
+                {roots[i] for i, (k, _) in enumerate(recs) if k == "neg"})
     for i, (_, r) in enumerate(recs):
         r["split"] = "val" if i in val else "train"
-    M["split"] = dict(cst, k=CLUSTER_K, block_bp=BLOCK, val_fraction=args.val_fraction,
+    M["split"] = dict(cst, k=CLUSTER_K, val_fraction=args.val_fraction, strata=sorted(strata),
                       clusters_with_both_classes=mixed)
 
     # ---------------------------------------------------------------- write outputs
@@ -641,10 +653,11 @@ def main(argv: list[str] | None = None) -> int:
         f'{p["id"]}\t{p["name"]}\t{p["full_len"]}\t{len(p["seq"])}\t{p["mfe"]:.2f}\t{p["struct"]}\t'
         f'{p["split"]}\t{p["seq"]}\n' for p in positives))
     write("negatives.tsv", "id\tsource\trecord\tstart\tend\tstrand\tkind\tmfe\tbase_pairs\tstructure\t"
-          "trim_start\ttrim_end\tstem_kept\tsplit\twindow\tseq\n" + "".join(
+          "trim_start\ttrim_end\ttrim_mfe\ttrim_structure\ttrim_hairpin_like\tsplit\twindow\tseq\n" + "".join(
               f'{c["id"]}\t{c["source"]}\t{c["record"]}\t{c["start"]}\t{c["end"]}\t{c["strand"]}\t{c["kind"]}\t'
               f'{c["mfe"]:.2f}\t{c["struct"].count("(")}\t{c["struct"]}\t{c["trim"][0]}\t{c["trim"][1]}\t'
-              f'{"" if c["stem_kept"] is None else str(c["stem_kept"]).lower()}\t{c["split"]}\t'
+              f'{c.get("trim_mfe", "")}\t{c.get("trim_struct", "")}\t'
+              f'{str(c["trim_hairpin_like"]).lower() if "trim_hairpin_like" in c else ""}\t{c["split"]}\t'
               f'{c["window"]}\t{c["seq"]}\n' for c in negatives))
     write("test/v22_new_hairpins.fa", "".join(
         f'>{r["acc"]} {r["name"]} miRBase-v22-new len={len(r["seq"])}\n{wrap(r["seq"])}\n' for r in v22_new))
@@ -662,16 +675,18 @@ def main(argv: list[str] | None = None) -> int:
                                          for s, _ in sources for k in ("hairpin", "flat")},
             "structure_mfe": cnt(positives, split=split) + cnt(negatives, split=split),
         }
-    C["negatives_hairpin_like_stem_kept_after_trim"] = cnt(negatives, kind="hairpin", stem_kept=True)
+    C["negatives_hairpin_like_still_hairpin_like_after_trim"] = cnt(negatives, kind="hairpin",
+                                                                    trim_hairpin_like=True)
     C["test_v22_new_hairpins"] = len(v22_new)
     M["counts"] = C
 
     # ---------------------------------------------------------------- leakage checks on what was written
     L_ = M["leakage_checks"]
     train_like = [p["seq"] for p in positives] + [c["window"] for c in negatives]
-    L_["training_seqs_sharing_32mer_with_BA000025.2"] = sum(shares_kmer(s, BA_K, ba_k) for s in train_like)
-    L_["training_seqs_that_are_substrings_of_BA000025.2"] = sum(
-        (s in ba_seq or s in ba_rc) for s in train_like + [c["seq"] for c in negatives])
+    # every written sequence is >= 32 nt, so 0 here also means none is a substring of BA000025.2
+    L_["written_seqs_sharing_32mer_with_BA000025.2"] = sum(
+        shares_kmer(s, BA_K, ba_k) for s in train_like + [c["seq"] for c in negatives])
+    L_["shortest_written_seq"] = min(len(s) for s in train_like + [c["seq"] for c in negatives])
     L_["v22_new_accessions_in_training"] = len({p["id"] for p in positives} & {r["acc"] for r in v22_new})
     v22_new_forms = {r["seq"] for r in v22_new} | {r["seq"][:WIN] for r in v22_new}
     L_["training_positives_equal_to_a_v22_new_sequence_or_its_first_100nt"] = sum(
@@ -702,7 +717,7 @@ def main(argv: list[str] | None = None) -> int:
     M["alphabet"] = "upper case, T->U; sequences with letters other than ACGU skipped"
     M["structure_mfe_mix"] = "all positives (<=100 nt, folded as written) + 100-nt parent windows of all negatives"
     M["runtime_s"] = {"total": round(time.time() - t0, 1), "folding": round(fold_s, 1),
-                      "folded_sequences": len(folds), "workers": args.workers}
+                      "folded_sequences": n_folded, "workers": args.workers}
     M["inputs"] = {os.path.relpath(p, args.shared): {"sha256": sha256(p), "bytes": os.path.getsize(p)}
                    for p in inp.values()}
     M["outputs"] = {n: {"sha256": sha256(out_path(n)), "bytes": os.path.getsize(out_path(n)),

@@ -75,7 +75,7 @@ workflow MIRE2E {
 workflow {
     main:
     if (!params.input) {
-        error "Give --input FASTA (a path or a glob; plain, gzip or bgzip). See workflows/README in docs/packaging.md."
+        error "Give --input FASTA (a path or a glob; plain, gzip or bgzip). See docs/packaging.md."
     }
     if (!(params.attention in ['window', 'batch-compat'])) {
         error "--attention must be 'window' or 'batch-compat', not '${params.attention}'"

@@ -41,6 +41,7 @@
 pub mod curve;
 pub mod labels;
 pub mod plot;
+pub mod report;
 pub mod truth;
 
 use std::io::BufRead;

@@ -3,6 +3,7 @@
 //! Letters are checked and normalised as they are read (see [`normalize`]): every record comes out
 //! as `A C G U N` (upper case) or `a c g u n` (soft-masked), so later steps never see anything else.
 
+use std::collections::HashMap;
 use std::io::{self, BufRead, BufReader};
 
 use noodles_fasta::record::Definition;
@@ -66,12 +67,14 @@ pub struct Record {
     pub seq: Vec<u8>,
 }
 
-/// Reads FASTA records one at a time, so memory holds one record, never the genome.
+/// Reads FASTA records one at a time, so memory holds one record, never the genome (plus the ids
+/// seen so far: a repeated id is an error, since windows, scores and loci are keyed by it).
 pub struct Reader<R> {
     inner: noodles_fasta::io::Reader<R>,
     name: String,
     records: u64,
     definition: Definition,
+    ids: HashMap<String, u64>,
 }
 
 impl<R: BufRead> Reader<R> {
@@ -82,6 +85,7 @@ impl<R: BufRead> Reader<R> {
             name: name.into(),
             records: 0,
             definition: Definition::default(),
+            ids: HashMap::new(),
         }
     }
 
@@ -139,6 +143,15 @@ impl<R: BufRead> Reader<R> {
                 ))
             })?
             .to_owned();
+        if record.id.is_empty() {
+            return Err(self.error(format!("record {}: the header has no id", self.records)));
+        }
+        if let Some(first) = self.ids.insert(record.id.clone(), self.records) {
+            return Err(self.error(format!(
+                "record {} ({}): duplicate id (also record {first}); ids must be unique",
+                self.records, record.id
+            )));
+        }
         record.seq.clear();
         self.inner
             .read_sequence(&mut record.seq)
@@ -292,5 +305,8 @@ mod tests {
         assert!(msg(b">r\nAC\n>s\nACXG\n").contains("record 2 (s), position 3: 'X'"));
         assert!(msg(b">r\n\n>s\nAC\n").contains("record 1 (r): empty sequence"));
         assert!(msg(b"\x00\x01\x02").contains("byte 0x00"));
+        assert!(msg(b">r\nAC\n>s\nAC\n>r x\nAC\n")
+            .contains("record 3 (r): duplicate id (also record 1)"));
+        assert!(msg(b"> r\nAC\n").contains("record 1: the header has no id"));
     }
 }

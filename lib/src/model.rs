@@ -34,6 +34,7 @@ mod input;
 mod layers;
 mod load;
 mod mfe;
+mod passes;
 mod structure;
 mod weights;
 
@@ -190,6 +191,15 @@ mod tests {
         assert_eq!(count(Kind::Structure), (139, 139 - 12 - 7, 4_408_606));
         assert_eq!(count(Kind::Mfe), (65, 65 - 9, 156_135));
         assert_eq!(count(Kind::Classifier), (244, 244 - 12 - 2 - 27, 2_893_274));
+    }
+
+    #[test]
+    fn models_are_send_and_sync() {
+        // the pipeline shares loaded models between threads
+        fn check<T: Send + Sync>() {}
+        check::<Structure>();
+        check::<Mfe>();
+        check::<Classifier>();
     }
 
     #[test]

@@ -129,6 +129,16 @@ pub struct ScanSummary {
     pub hits: Vec<Hit>,
 }
 
+/// Record boundaries of a scan, so that a killed run can be resumed where it stopped.
+pub struct Checkpoints<'a, W> {
+    /// Ids of the records an interrupted run finished, in input order: they are read again and
+    /// checked against the input, but not scored (their rows are already in the output).
+    pub done: &'a [String],
+    /// Called after the rows of each scored record are written, with the record id: the place to
+    /// flush the output and record that the record is complete.
+    pub record_done: &'a mut dyn FnMut(&mut Writer<W>, &str) -> Result<()>,
+}
+
 /// The columns `scan` writes.
 pub fn scan_header(meta: Vec<String>, columns: ScanColumns) -> Header {
     let mut names = vec!["seq_id", "start", "end", "strand"];
@@ -147,6 +157,8 @@ pub fn scan_header(meta: Vec<String>, columns: ScanColumns) -> Header {
 /// Windows flow in chunks (see [`Batching::chunk`]) in the original's order (per record, `+` then
 /// `-`), so compat mode reproduces the original's batches; memory holds one record and one chunk.
 /// `threshold` collects hits for candidate loci; `progress` is told how many windows were done.
+/// With `checkpoints`, the records it names as done are skipped (after checking that the input
+/// has them, in that order) and it hears of every record finished.
 #[allow(clippy::too_many_arguments)]
 pub fn scan<R: BufRead, W: Write>(
     reader: &mut fasta::Reader<R>,
@@ -157,11 +169,28 @@ pub fn scan<R: BufRead, W: Write>(
     threshold: Option<f32>,
     writer: &mut Writer<W>,
     progress: &dyn Fn(u64),
+    mut checkpoints: Option<Checkpoints<'_, W>>,
 ) -> Result<ScanSummary> {
     let mut summary = ScanSummary::default();
     let mut record = Record::default();
     let mut chunk: Vec<Window> = Vec::with_capacity(batching.chunk());
     let mut text = RowText::default();
+    let done = checkpoints.as_ref().map_or(&[][..], |c| c.done);
+    for id in done {
+        if !reader.read_record(&mut record)? || record.id != *id {
+            let found = if record.id.is_empty() {
+                "the input ends".to_owned()
+            } else {
+                format!("the input has '{}'", record.id)
+            };
+            return Err(crate::Error::Invalid(format!(
+                "cannot resume: the interrupted run had finished record '{id}', but {found} \
+                 there (was the input changed?)"
+            )));
+        }
+        summary.records += 1;
+        record.id.clear();
+    }
     while reader.read_record(&mut record)? {
         summary.records += 1;
         let mut windows = Windows::new(&record.seq, params);
@@ -193,6 +222,9 @@ pub fn scan<R: BufRead, W: Write>(
             progress(chunk.len() as u64);
         }
         summary.skipped += windows.skipped;
+        if let Some(c) = checkpoints.as_mut() {
+            (c.record_done)(writer, &record.id)?;
+        }
     }
     Ok(summary)
 }

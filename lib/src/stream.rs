@@ -113,6 +113,16 @@ impl<R: BufRead> Reader<R> {
                 empty + 1
             )));
         }
+        let mut seen = std::collections::HashMap::new();
+        for (i, column) in header.columns.iter().enumerate() {
+            if let Some(first) = seen.insert(column.as_str(), i) {
+                return Err(error(format!(
+                    "line {lines}: header column {} `{column}` repeats column {}",
+                    i + 1,
+                    first + 1
+                )));
+            }
+        }
         let inner = csv::ReaderBuilder::new()
             .delimiter(b'\t')
             .quoting(false)
@@ -333,6 +343,15 @@ impl<W: Write> Writer<W> {
             .map_err(Error::Write)
     }
 
+    /// A writer continuing a stream whose metadata and header lines are already written (a resumed
+    /// run appending to its partial output).
+    pub fn append(inner: W) -> Self {
+        Self {
+            inner,
+            line: String::with_capacity(1024),
+        }
+    }
+
     /// The underlying writer.
     pub fn get_mut(&mut self) -> &mut W {
         &mut self.inner
@@ -464,6 +483,9 @@ mod tests {
         let msg = reader.read_row(&mut row).unwrap_err().to_string();
         assert_eq!(msg, "t: line 2: 1 fields, but the header has 2 columns");
         assert!(Reader::new("t", &b""[..]).is_err());
+        let twice = "seq_id\tseq\tstart\tseq\n";
+        let msg = Reader::new("t", twice.as_bytes()).err().unwrap().to_string();
+        assert_eq!(msg, "t: line 1: header column 4 `seq` repeats column 2");
     }
 
     #[test]

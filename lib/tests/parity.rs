@@ -275,7 +275,7 @@ fn window_attention_does_not_depend_on_batching() {
     let all = c
         .predict(&windows, &g.structure, &g.mfe, Attention::Window)
         .unwrap();
-    for size in [1, 7, 64, 100] {
+    for size in [1, 2, 7, 64, 65, 100] {
         let mut chunked = Vec::new();
         for (k, w) in windows.chunks(size).enumerate() {
             let s = &g.structure[k * size * WINDOW_LEN..][..w.len() * WINDOW_LEN];
@@ -376,7 +376,10 @@ fn bad_weights_are_named_errors() {
         msg.contains("missing tensor `conv_in.conv_layers.1.weight`"),
         "{msg}"
     );
-    assert!(msg.contains("this looks like a mfe weights file"), "{msg}");
+    assert!(
+        msg.contains("the file holds the weights of the mfe model"),
+        "{msg}"
+    );
     let err = Structure::load(&path, &cpu).err().unwrap().to_string();
     assert!(err.starts_with(&path.display().to_string()), "{err}");
 
@@ -401,7 +404,8 @@ fn bad_weights_are_named_errors() {
     );
     let (_, msg) = weights_error(Mfe::load(&path, &cpu));
     assert!(
-        msg.contains("more problems") && msg.contains("this looks like a classifier weights file"),
+        msg.contains("more problems")
+            && msg.contains("the file holds the weights of the classifier model"),
         "{msg}"
     );
 

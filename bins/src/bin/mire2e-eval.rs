@@ -1,7 +1,6 @@
 //! `mire2e-eval`: score streams + known precursors -> Table-2-style metrics, PR/ROC curves, plots.
 
 use std::collections::HashSet;
-use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -9,8 +8,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{CommandFactory, Parser};
 use mire2e::eval::{
-    self, Confusion, Labeler, Mapping, Options, Partial, PlotKind, Points, Precursor, Report, Rule,
-    ScoreColumns, SeqReport, Series, Truth,
+    self, Labeler, Mapping, Options, Partial, PlotKind, Points, Precursor, Report, Rule,
+    ScoreColumns, Series, Truth,
 };
 use mire2e::fasta;
 use mire2e::stream::{Reader, Row};
@@ -188,8 +187,8 @@ fn run(args: &Args) -> anyhow::Result<()> {
             report.all.curve.positives,
             report.all.curve.negatives,
             report.all.excluded,
-            number(report.all.curve.auroc),
-            number(report.all.curve.average_precision)
+            eval::report::number(report.all.curve.auroc),
+            eval::report::number(report.all.curve.average_precision)
         );
         if report.all.precursors == 0 && !truth.is_empty() {
             log::warn!(
@@ -200,10 +199,10 @@ fn run(args: &Args) -> anyhow::Result<()> {
         }
         reports.push((label.clone(), report));
     }
-    let text = metrics_table(&meta, &reports, args.threshold);
+    let text = eval::report::metrics_table(&meta, &reports, args.threshold);
     if let Some(dir) = &args.report {
         write_file(&dir.join("metrics.tsv"), text.as_bytes())?;
-        let (pr, roc) = curve_tables(&meta, &reports);
+        let (pr, roc) = eval::report::curve_tables(&meta, &reports);
         write_file(&dir.join("pr.tsv"), pr.as_bytes())?;
         write_file(&dir.join("roc.tsv"), roc.as_bytes())?;
         let series: Vec<Series> = reports
@@ -416,114 +415,4 @@ fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     out.write_all(bytes)
         .with_context(|| format!("cannot write {}", path.display()))?;
     out.commit()
-}
-
-/// A metric, or `NA` where it is undefined (0/0).
-fn number(v: Option<f64>) -> String {
-    v.map_or_else(|| "NA".into(), |v| v.to_string())
-}
-
-const METRIC_COLUMNS: [&str; 20] = [
-    "run",
-    "seq_id",
-    "precursors",
-    "positives",
-    "negatives",
-    "excluded",
-    "threshold",
-    "tp",
-    "fp",
-    "s+",
-    "p",
-    "F1",
-    "best_threshold",
-    "best_s+",
-    "best_p",
-    "best_F1",
-    "AUROC",
-    "AP",
-    "AUCPR_trapezoid",
-    "thresholds",
-];
-
-fn metrics_table(meta: &[String], reports: &[(String, Report)], threshold: f32) -> String {
-    let mut out = String::new();
-    for m in meta {
-        out.push_str(m);
-        out.push('\n');
-    }
-    out.push_str(&METRIC_COLUMNS.join("\t"));
-    out.push('\n');
-    for (label, report) in reports {
-        for seq in report.sequences.iter().chain([&report.all]) {
-            metrics_row(&mut out, label, threshold, seq);
-        }
-    }
-    out
-}
-
-fn metrics_row(out: &mut String, label: &str, threshold: f32, s: &SeqReport) {
-    let at: &Confusion = &s.at_threshold;
-    let best = s.curve.max_f1;
-    let best_c = best.map(|p| p.confusion);
-    let fields = [
-        label.to_owned(),
-        s.seq_id.clone(),
-        s.precursors.to_string(),
-        at.positives.to_string(),
-        at.negatives.to_string(),
-        s.excluded.to_string(),
-        threshold.to_string(),
-        at.tp.to_string(),
-        at.fp.to_string(),
-        number(at.recall()),
-        number(at.precision()),
-        number(at.f1()),
-        best.map_or_else(|| "NA".into(), |p| p.threshold.to_string()),
-        number(best_c.and_then(|c| c.recall())),
-        number(best_c.and_then(|c| c.precision())),
-        number(best_c.and_then(|c| c.f1())),
-        number(s.curve.auroc),
-        number(s.curve.average_precision),
-        number(s.curve.aucpr_trapezoid),
-        s.curve.thresholds.to_string(),
-    ];
-    out.push_str(&fields.join("\t"));
-    out.push('\n');
-}
-
-fn curve_tables(meta: &[String], reports: &[(String, Report)]) -> (String, String) {
-    let mut pr = String::new();
-    let mut roc = String::new();
-    for m in meta {
-        let _ = writeln!(pr, "{m}");
-        let _ = writeln!(roc, "{m}");
-    }
-    pr.push_str("run\tthreshold\ttp\tfp\tprecision\trecall\tF1\n");
-    roc.push_str("run\tthreshold\ttp\tfp\tfpr\ttpr\n");
-    for (label, report) in reports {
-        for p in &report.all.curve.points {
-            let c = &p.confusion;
-            let _ = writeln!(
-                pr,
-                "{label}\t{}\t{}\t{}\t{}\t{}\t{}",
-                p.threshold,
-                c.tp,
-                c.fp,
-                number(c.precision()),
-                number(c.recall()),
-                number(c.f1())
-            );
-            let _ = writeln!(
-                roc,
-                "{label}\t{}\t{}\t{}\t{}\t{}",
-                p.threshold,
-                c.tp,
-                c.fp,
-                number(c.fpr()),
-                number(c.recall())
-            );
-        }
-    }
-    (pr, roc)
 }

@@ -8,9 +8,12 @@ use candle_core::Tensor;
 use super::config::ClassifierConfig;
 use super::layers::{BatchNorm, Encoder, EncoderLayer, Linear, TransformerEncoder};
 use super::weights::Vb;
-use super::{input, load, model_error, Attention, Device, Kind};
+use super::{input, load, passes, Attention, Device, Kind};
 use crate::encode::{ALPHABET, WINDOW_LEN};
 use crate::Result;
+
+/// Windows per forward pass on the CPU with `Attention::Window` (see `passes`).
+const CPU_WINDOWS_PER_PASS: usize = 64;
 
 /// The network: conv stack (100 → 6 positions) cut into 6 tokens, 3 transformer layers, an MLP.
 pub(crate) struct ClassifierNet {
@@ -148,12 +151,19 @@ impl Classifier {
             return Ok(Vec::new());
         }
         let x = input::channels_first(windows, Some(structure))?;
-        let run = || {
-            let b = windows.len();
-            let x = Tensor::from_vec(x, (b, ALPHABET.len() + 1, WINDOW_LEN), &self.device)?;
-            let mfe = Tensor::from_slice(mfe, (b, 1), &self.device)?;
-            self.net.forward(&x, &mfe, attention)?.to_vec1::<f32>()
+        let per_pass = match attention {
+            Attention::Window => passes::per_pass(&self.device, CPU_WINDOWS_PER_PASS),
+            Attention::BatchCompat => usize::MAX, // the slice is one batch of the original
         };
-        run().map_err(model_error)
+        passes::run(
+            &x,
+            ALPHABET.len() + 1,
+            per_pass,
+            &self.device,
+            |x, range| {
+                let mfe = Tensor::from_slice(&mfe[range.clone()], (range.len(), 1), &self.device)?;
+                self.net.forward(&x, &mfe, attention)?.to_vec1::<f32>()
+            },
+        )
     }
 }

@@ -176,6 +176,14 @@ impl Linear {
                 .sum(D::Minus1)?
                 .broadcast_add(&self.bias);
         }
+        if x.dim(0)? == 1 {
+            // a single row would take gemm's gemv kernel, which sums in another order than the
+            // kernel every larger batch takes; a second (copied) row keeps results batch-independent
+            let y = Tensor::cat(&[x, x], 0)?
+                .matmul(&self.weight_t)?
+                .narrow(0, 0, 1)?;
+            return y.broadcast_add(&self.bias);
+        }
         x.matmul(&self.weight_t)?.broadcast_add(&self.bias)
     }
 }
@@ -223,9 +231,14 @@ impl EncoderLayer {
         let mut scale = vec![1.0f32; 3 * e];
         scale[..e].fill((1.0 / (hd as f64).sqrt()) as f32);
         let scale = Tensor::from_vec(scale, 3 * e, &vb.device())?;
-        let weight = attn.get(&[3 * e, e], "in_proj_weight")?.broadcast_mul(&scale.unsqueeze(1)?)?;
+        let weight = attn
+            .get(&[3 * e, e], "in_proj_weight")?
+            .broadcast_mul(&scale.unsqueeze(1)?)?;
         let bias = attn.get(&[3 * e], "in_proj_bias")?.mul(&scale)?;
-        let in_proj = Linear { weight_t: weight.t()?.contiguous()?, bias };
+        let in_proj = Linear {
+            weight_t: weight.t()?.contiguous()?,
+            bias,
+        };
         Ok(Self {
             in_proj,
             out_proj: Linear::load(&attn.pp("out_proj"), e, e)?,

@@ -50,7 +50,7 @@ pub(crate) fn load<M>(
             .into_iter()
             .find(|&k| k != kind && weights::check(&file, &specs(k)).is_empty())
         {
-            message += &format!("; this looks like a {other} weights file");
+            message += &format!("; the file holds the weights of the {other} model");
         }
         return Err(fail(message));
     }

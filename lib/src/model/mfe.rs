@@ -8,9 +8,12 @@ use candle_core::Tensor;
 use super::config::MfeConfig;
 use super::layers::{BatchNorm, Encoder, Linear};
 use super::weights::Vb;
-use super::{input, load, model_error, Device, Kind};
+use super::{input, load, passes, Device, Kind};
 use crate::encode::{ALPHABET, WINDOW_LEN};
 use crate::Result;
+
+/// Windows per forward pass on the CPU (see `passes`).
+const CPU_WINDOWS_PER_PASS: usize = 64;
 
 /// The network: conv stack with pooling (100 → 12 positions), flattened, then an MLP with BatchNorm.
 pub(crate) struct MfeNet {
@@ -82,14 +85,9 @@ impl Mfe {
             return Ok(Vec::new());
         }
         let x = input::channels_first(windows, Some(structure))?;
-        let run = || {
-            let x = Tensor::from_vec(
-                x,
-                (windows.len(), ALPHABET.len() + 1, WINDOW_LEN),
-                &self.device,
-            )?;
+        let per_pass = passes::per_pass(&self.device, CPU_WINDOWS_PER_PASS);
+        passes::run(&x, ALPHABET.len() + 1, per_pass, &self.device, |x, _| {
             self.net.forward(&x)?.to_vec1::<f32>()
-        };
-        run().map_err(model_error)
+        })
     }
 }

@@ -8,9 +8,12 @@ use candle_core::{Tensor, D};
 use super::config::StructureConfig;
 use super::layers::{Encoder, EncoderLayer, Linear, TransformerEncoder};
 use super::weights::Vb;
-use super::{input, load, model_error, Device, Kind};
+use super::{input, load, passes, Device, Kind};
 use crate::encode::{get_pe, ALPHABET, PE_FEATURES, WINDOW_LEN};
 use crate::Result;
+
+/// Windows per forward pass on the CPU (see `passes`).
+const CPU_WINDOWS_PER_PASS: usize = 8;
 
 /// The network: conv stack, concatenated positional features, 6 transformer layers, per-position head.
 pub(crate) struct StructureNet {
@@ -99,10 +102,9 @@ impl Structure {
             return Ok(Vec::new());
         }
         let x = input::channels_first(windows, None)?;
-        let run = || {
-            let x = Tensor::from_vec(x, (windows.len(), ALPHABET.len(), WINDOW_LEN), &self.device)?;
+        let per_pass = passes::per_pass(&self.device, CPU_WINDOWS_PER_PASS);
+        passes::run(&x, ALPHABET.len(), per_pass, &self.device, |x, _| {
             self.net.forward(&x)?.flatten_all()?.to_vec1::<f32>()
-        };
-        run().map_err(model_error)
+        })
     }
 }

@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 mod bundle;
 mod import;
+mod partial;
 mod scan;
 
 #[global_allocator]

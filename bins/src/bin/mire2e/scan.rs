@@ -1,12 +1,15 @@
 //! `mire2e scan`: FASTA → windows → structure → MFE → classifier → TSV (+ BED), in one process.
+//!
+//! With `-o FILE` the rows go to `FILE.partial`, checkpointed after every record (see
+//! [`crate::partial`]), and `--resume` continues a killed run from its last finished record.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
-use mire2e::candidates;
+use mire2e::candidates::{self, Hit};
 use mire2e::fasta;
-use mire2e::pipeline::{self, Cascade, ScanColumns};
-use mire2e::stream::Writer;
+use mire2e::pipeline::{self, Cascade, Checkpoints, ScanColumns};
+use mire2e::stream::{self, Writer};
 use mire2e::window::WINDOW_LENGTH;
 use mire2e_cli::attention::AttentionArgs;
 use mire2e_cli::common::Common;
@@ -14,6 +17,8 @@ use mire2e_cli::model_args::ModelArgs;
 use mire2e_cli::output::{self, Output};
 use mire2e_cli::progress;
 use mire2e_cli::window_args::{self, WindowArgs};
+
+use crate::partial::{self, Partial};
 
 /// Options of `mire2e scan`.
 #[derive(Debug, clap::Args)]
@@ -36,6 +41,10 @@ pub struct Args {
     /// Score at or above which a window is a candidate.
     #[arg(long, default_value_t = 0.5, value_name = "T")]
     threshold: f32,
+    /// Continue a killed run with the same parameters and input: keep the records `-o FILE`'s
+    /// `FILE.partial` had finished and scan the rest (starts afresh if there is none).
+    #[arg(long)]
+    resume: bool,
     #[command(flatten)]
     common: Common,
 }
@@ -50,6 +59,10 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     anyhow::ensure!(
         args.bed.as_ref().is_none_or(|p| p.as_os_str() != "-"),
         "--bed needs a file (stdout carries the scores)"
+    );
+    anyhow::ensure!(
+        !args.resume || args.common.output.as_os_str() != "-",
+        "--resume needs -o FILE (a run writing to stdout cannot be resumed)"
     );
     let params = args.windows.params(WINDOW_LENGTH)?;
     let bundle = args.model.bundle()?;
@@ -66,31 +79,85 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         bundle.id(),
         args.attention.describe()
     )];
-    let header = pipeline::scan_header(meta, ScanColumns { full: args.full });
+    let columns = ScanColumns { full: args.full };
+    let header = pipeline::scan_header(meta, columns);
     let bed = args.bed.as_deref().map(Output::create).transpose()?;
-    let mut writer = Writer::new(Output::create(&args.common.output)?, &header)?;
+    let threshold = args.bed.as_ref().map(|_| args.threshold);
     let bar = progress::counter("windows", args.common.quiet > 0);
-    let summary = pipeline::scan(
-        &mut reader,
-        &cascade,
-        &params,
-        &batching,
-        ScanColumns { full: args.full },
-        args.bed.as_ref().map(|_| args.threshold),
-        &mut writer,
-        &|n| bar.inc(n),
-    )?;
-    bar.finish_and_clear();
-    writer.into_inner().commit()?;
-    if let Some(mut bed) = bed {
-        let loci = candidates::merge(summary.hits);
-        candidates::write_bed(&mut bed, &loci)?;
-        bed.commit().context("cannot write the BED file")?;
-        log::info!(
-            "{} candidate loci at score >= {}",
-            loci.len(),
-            args.threshold
-        );
+    let progress = |n| bar.inc(n);
+    let mut summary;
+    let out = &args.common.output;
+    if out.as_os_str() == "-" {
+        let mut writer = Writer::new(Output::create(out)?, &header)?;
+        summary = pipeline::scan(
+            &mut reader,
+            &cascade,
+            &params,
+            &batching,
+            columns,
+            threshold,
+            &mut writer,
+            &progress,
+            None,
+        )?;
+        bar.finish_and_clear();
+        writer.into_inner().commit()?;
+        write_bed(bed, &mut summary, args.threshold)?;
+    } else {
+        let header_text = Writer::new(Vec::new(), &header)?.into_inner();
+        let input_len = (args.input.as_os_str() != "-")
+            .then(|| std::fs::metadata(&args.input).map(|m| m.len()).ok())
+            .flatten();
+        let input = partial::input_identity(&output::input_name(&args.input), input_len);
+        let resumed = if args.resume {
+            Partial::resume(out, &header_text, &input)?
+        } else {
+            None
+        };
+        let (partial, done, mut hits) = match resumed {
+            Some(r) => {
+                log::info!(
+                    "resuming {}: {} records already done",
+                    out.display(),
+                    r.done.len()
+                );
+                let hits = match threshold {
+                    Some(t) => finished_hits(&r.partial, t)?,
+                    None => Vec::new(),
+                };
+                (r.partial, r.done, hits)
+            }
+            None => {
+                if args.resume {
+                    log::info!("nothing to resume for {}: starting afresh", out.display());
+                }
+                (Partial::create(out, &header_text, &input)?, Vec::new(), Vec::new())
+            }
+        };
+        let mut writer = Writer::append(partial);
+        let mut record_done = |w: &mut Writer<Partial>, id: &str| {
+            w.get_mut().checkpoint(id).map_err(mire2e::Error::Write)
+        };
+        summary = pipeline::scan(
+            &mut reader,
+            &cascade,
+            &params,
+            &batching,
+            columns,
+            threshold,
+            &mut writer,
+            &progress,
+            Some(Checkpoints {
+                done: &done,
+                record_done: &mut record_done,
+            }),
+        )?;
+        bar.finish_and_clear();
+        hits.append(&mut summary.hits);
+        summary.hits = hits;
+        write_bed(bed, &mut summary, args.threshold)?;
+        // Last, so that a run killed before this point can still be resumed.
+        writer.into_inner().finish()?;
     }
     log::info!(
         "{} records, {} windows scored, {} skipped by --max-n/--skip-masked",
@@ -99,4 +166,46 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         summary.skipped
     );
     Ok(())
+}
+
+fn write_bed(
+    bed: Option<Output>,
+    summary: &mut pipeline::ScanSummary,
+    threshold: f32,
+) -> anyhow::Result<()> {
+    if let Some(mut bed) = bed {
+        let loci = candidates::merge(std::mem::take(&mut summary.hits));
+        candidates::write_bed(&mut bed, &loci)?;
+        bed.commit().context("cannot write the BED file")?;
+        log::info!("{} candidate loci at score >= {threshold}", loci.len());
+    }
+    Ok(())
+}
+
+/// The hits in the rows an interrupted run finished (scores are written exactly, so they are the
+/// hits the run had found).
+fn finished_hits(partial: &Partial, threshold: f32) -> anyhow::Result<Vec<Hit>> {
+    let (name, rows) = partial.finished_rows()?;
+    let mut reader = stream::Reader::new(name, rows)?;
+    let columns = ["seq_id", "start", "end", "strand", "score"]
+        .map(|c| reader.require(c))
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut row = stream::Row::default();
+    let mut hits = Vec::new();
+    while reader.read_row(&mut row)? {
+        let field = |i: usize| &row.fields[columns[i]];
+        let bad = |i: usize| reader.field_error(&row, columns[i], "cannot be read back");
+        let score: f32 = field(4).parse().map_err(|_| bad(4))?;
+        if score >= threshold {
+            hits.push(Hit {
+                seq_id: field(0).to_owned(),
+                start: field(1).parse().map_err(|_| bad(1))?,
+                end: field(2).parse().map_err(|_| bad(2))?,
+                strand: field(3).parse().map_err(|_| bad(3))?,
+                score,
+            });
+        }
+    }
+    Ok(hits)
 }

@@ -9,7 +9,8 @@ process MIRE2E_EVAL {
     tuple val(meta), path(scores), path(truth)   // scores stream; known pre-miRNAs (GFF3 or BED)
 
     output:
-    tuple val(meta), path("${prefix}"), emit: report
+    tuple val(meta), path("${prefix}.metrics.tsv"), emit: metrics
+    tuple val(meta), path("${prefix}")            , emit: report
     tuple val("${task.process}"), val('mire2e'), eval('mire2e-eval --version | sed "s/.* //"'), topic: versions, emit: versions_mire2e
 
     when:
@@ -23,14 +24,16 @@ process MIRE2E_EVAL {
         ${args} \\
         -q \\
         --scores ${scores} \\
+        --label ${meta.id} \\
         --truth ${truth} \\
-        --out ${prefix}
+        --report ${prefix} \\
+        -o ${prefix}.metrics.tsv
     """
 
     stub:
     prefix = task.ext.prefix ?: "${meta.id}"
     """
     mkdir -p ${prefix}
-    touch ${prefix}/metrics.tsv
+    touch ${prefix}/metrics.tsv ${prefix}.metrics.tsv
     """
 }

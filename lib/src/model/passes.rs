@@ -1,0 +1,50 @@
+//! Splitting a call's windows into forward passes.
+//!
+//! On the CPU a pass over a few windows keeps the activations in cache and reuses freed buffers;
+//! one pass over hundreds of windows streams every intermediate tensor through memory. Measured
+//! on 2 cores (AVX2, one thread) against one pass over the whole slice: Structure 8 windows per
+//! pass 1.6× faster, MFE and Classifier 64 windows 2× and 1.8×. Results do not change: windows
+//! are independent (see `Linear::forward` for how that holds bit for bit). A GPU takes the whole
+//! slice in one pass.
+
+use std::ops::Range;
+
+use candle_core::{Device, Tensor};
+
+use super::model_error;
+use crate::encode::WINDOW_LEN;
+use crate::Result;
+
+/// Windows per pass on this device, given the model's best CPU figure.
+pub(crate) fn per_pass(device: &Device, cpu: usize) -> usize {
+    if device.is_cpu() {
+        cpu
+    } else {
+        usize::MAX
+    }
+}
+
+/// Runs `forward` on consecutive passes of at most `per_pass` windows of the channel-first input
+/// `x` (`channels` × 100 values per window) and concatenates what it returns. `forward` gets the
+/// pass's input as [n, channels, 100] and the range of windows it holds.
+pub(crate) fn run(
+    x: &[f32],
+    channels: usize,
+    per_pass: usize,
+    device: &Device,
+    mut forward: impl FnMut(Tensor, Range<usize>) -> candle_core::Result<Vec<f32>>,
+) -> Result<Vec<f32>> {
+    let per_window = channels * WINDOW_LEN;
+    let windows = x.len() / per_window;
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < windows {
+        let end = windows.min(start.saturating_add(per_pass.max(1)));
+        let pass = &x[start * per_window..end * per_window];
+        let input = Tensor::from_slice(pass, (end - start, channels, WINDOW_LEN), device)
+            .map_err(model_error)?;
+        out.extend(forward(input, start..end).map_err(model_error)?);
+        start = end;
+    }
+    Ok(out)
+}
