@@ -146,10 +146,6 @@ impl Classifier {
         attention: Attention,
     ) -> Result<Vec<f32>> {
         input::expect_len("MFE values", mfe.len(), windows.len(), windows.len())?;
-        if windows.is_empty() {
-            input::expect_len("structure values", structure.len(), 0, 0)?;
-            return Ok(Vec::new());
-        }
         let x = input::channels_first(windows, Some(structure))?;
         let per_pass = match attention {
             Attention::Window => passes::per_pass(&self.device, CPU_WINDOWS_PER_PASS),

@@ -80,10 +80,6 @@ impl Mfe {
     /// One value per window. `structure` holds the Structure output of the same windows
     /// (`windows.len() × 100`, row-major). Windows are independent.
     pub fn predict(&self, windows: &[&[u8]], structure: &[f32]) -> Result<Vec<f32>> {
-        if windows.is_empty() {
-            input::expect_len("structure values", structure.len(), 0, 0)?;
-            return Ok(Vec::new());
-        }
         let x = input::channels_first(windows, Some(structure))?;
         let per_pass = passes::per_pass(&self.device, CPU_WINDOWS_PER_PASS);
         passes::run(&x, ALPHABET.len() + 1, per_pass, &self.device, |x, _| {

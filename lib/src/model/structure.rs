@@ -13,7 +13,7 @@ use crate::encode::{get_pe, ALPHABET, PE_FEATURES, WINDOW_LEN};
 use crate::Result;
 
 /// Windows per forward pass on the CPU (see `passes`).
-const CPU_WINDOWS_PER_PASS: usize = 8;
+const CPU_WINDOWS_PER_PASS: usize = 16;
 
 /// The network: conv stack, concatenated positional features, 6 transformer layers, per-position head.
 pub(crate) struct StructureNet {
@@ -98,9 +98,6 @@ impl Structure {
     /// Each window is exactly 100 bytes of `A C G U N` (upper case). Windows are independent: the
     /// result of a window does not depend on the others in the slice.
     pub fn predict(&self, windows: &[&[u8]]) -> Result<Vec<f32>> {
-        if windows.is_empty() {
-            return Ok(Vec::new());
-        }
         let x = input::channels_first(windows, None)?;
         let per_pass = passes::per_pass(&self.device, CPU_WINDOWS_PER_PASS);
         passes::run(&x, ALPHABET.len(), per_pass, &self.device, |x, _| {

@@ -127,26 +127,19 @@ impl<'a> Vb<'a> {
         &self,
         build: impl FnOnce(&Vb) -> candle_core::Result<T>,
     ) -> candle_core::Result<()> {
-        if let Source::Record(_) = self.source {
+        if let Source::Record(specs) = self.source {
             let inner = Source::record();
             build(&Vb {
                 source: &inner,
                 prefix: self.prefix.clone(),
             })?;
-            for spec in inner.into_specs() {
-                self.declare_unused_full(spec);
-            }
+            let unused = inner
+                .into_specs()
+                .into_iter()
+                .map(|s| TensorSpec { used: false, ..s });
+            specs.borrow_mut().extend(unused);
         }
         Ok(())
-    }
-
-    fn declare_unused_full(&self, spec: TensorSpec) {
-        if let Source::Record(specs) = self.source {
-            specs.borrow_mut().push(TensorSpec {
-                used: false,
-                ..spec
-            });
-        }
     }
 }
 
