@@ -75,8 +75,25 @@ pub fn finish(name: &str, result: anyhow::Result<()>) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("{name}: error: {e:#}");
+            eprintln!("{name}: error: {}", message(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error chain on one line, like `{:#}`, but without a cause that its parent's text already
+/// ends with (library errors print their cause in their own message).
+pub fn message(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if out.ends_with(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out.replace(['\n', '\r'], " ")
 }

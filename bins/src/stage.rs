@@ -56,7 +56,10 @@ pub fn run(
         .then(|| reader.require("pairing"))
         .transpose()?;
     let mfe = needs_mfe.then(|| reader.require("mfe")).transpose()?;
-    let header = reader.header().extend(meta, stage.columns())?;
+    let header = reader
+        .header()
+        .extend(meta, stage.columns())
+        .with_context(|| reader.name().to_owned())?;
     let mut writer = Writer::new(output::Output::create(&common.output)?, &header)?;
     let bar = progress::counter("windows", common.quiet > 0);
     let (split_records, limit) = stage.batch_limit();

@@ -106,7 +106,11 @@ impl<R: BufRead> Reader<R> {
             .get_mut()
             .fill_buf()
             .map(|buf| buf.first().copied());
-        match first.map_err(|e| self.io_error(e))? {
+        let at = match self.records {
+            0 => String::new(),
+            n => format!("after record {n}: "),
+        };
+        match first.map_err(|e| self.io_error(&at, e))? {
             None if self.records == 0 => return Err(self.error("contains no FASTA record".into())),
             None => return Ok(false),
             Some(b'>') => {}
@@ -155,7 +159,7 @@ impl<R: BufRead> Reader<R> {
         record.seq.clear();
         self.inner
             .read_sequence(&mut record.seq)
-            .map_err(|e| self.io_error(e))?;
+            .map_err(|e| self.io_error(&format!("record {} ({}): ", self.records, record.id), e))?;
         if record.seq.is_empty() {
             return Err(self.error(format!(
                 "record {} ({}): empty sequence",
@@ -180,7 +184,7 @@ impl<R: BufRead> Reader<R> {
         }
     }
 
-    fn io_error(&self, e: io::Error) -> Error {
+    fn io_error(&self, at: &str, e: io::Error) -> Error {
         let message = match e.kind() {
             io::ErrorKind::UnexpectedEof => format!("truncated input ({e})"),
             io::ErrorKind::InvalidData | io::ErrorKind::InvalidInput => {
@@ -188,7 +192,7 @@ impl<R: BufRead> Reader<R> {
             }
             _ => e.to_string(),
         };
-        self.error(message)
+        self.error(format!("{at}{message}"))
     }
 }
 
@@ -307,6 +311,6 @@ mod tests {
         assert!(msg(b"\x00\x01\x02").contains("byte 0x00"));
         assert!(msg(b">r\nAC\n>s\nAC\n>r x\nAC\n")
             .contains("record 3 (r): duplicate id (also record 1)"));
-        assert!(msg(b"> r\nAC\n").contains("record 1: the header has no id"));
+        assert!(msg(b"> r\nAC\n").contains("record 1: invalid header line"));
     }
 }

@@ -92,9 +92,12 @@ impl<R: BufRead> Reader<R> {
         let mut lines = 0u64;
         loop {
             line.clear();
-            let n = inner
-                .read_line(&mut line)
-                .map_err(|e| error(format!("cannot read: {e}")))?;
+            let n = inner.read_line(&mut line).map_err(|e| match e.kind() {
+                std::io::ErrorKind::InvalidData => {
+                    error(format!("line {}: not valid UTF-8 text", lines + 1))
+                }
+                _ => error(format!("cannot read: {e}")),
+            })?;
             lines += 1;
             if n == 0 {
                 return Err(error("empty input: no header line".into()));
@@ -150,10 +153,12 @@ impl<R: BufRead> Reader<R> {
     /// Index of a column the caller needs, or an error naming it.
     pub fn require(&self, column: &str) -> Result<usize> {
         self.header.position(column).ok_or_else(|| {
-            self.error(format!(
-                "missing column `{column}` (header has: {})",
-                self.header.columns.join(", ")
-            ))
+            let mut has = self.header.columns.join(", ");
+            if let Some((cut, _)) = has.char_indices().nth(200) {
+                has.truncate(cut);
+                has.push_str("...");
+            }
+            self.error(format!("missing column `{column}` (header has: {has})"))
         })
     }
 
@@ -484,7 +489,10 @@ mod tests {
         assert_eq!(msg, "t: line 2: 1 fields, but the header has 2 columns");
         assert!(Reader::new("t", &b""[..]).is_err());
         let twice = "seq_id\tseq\tstart\tseq\n";
-        let msg = Reader::new("t", twice.as_bytes()).err().unwrap().to_string();
+        let msg = Reader::new("t", twice.as_bytes())
+            .err()
+            .unwrap()
+            .to_string();
         assert_eq!(msg, "t: line 1: header column 4 `seq` repeats column 2");
     }
 

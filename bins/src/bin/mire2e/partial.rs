@@ -193,6 +193,14 @@ impl Partial {
         self.state.sync_data()
     }
 
+    /// Removes `OUT.partial` and its state: a run that failed on an error (bad input, full disk)
+    /// leaves nothing behind; only a killed run leaves something to resume.
+    pub fn abandon(self) {
+        drop(self.file);
+        let _ = fs::remove_file(&self.partial);
+        let _ = fs::remove_file(&self.state_path);
+    }
+
     /// Renames `OUT.partial` to `OUT` and removes the state file.
     pub fn finish(mut self) -> anyhow::Result<()> {
         let cannot = || format!("cannot write {}", self.out.display());

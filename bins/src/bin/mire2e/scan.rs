@@ -131,14 +131,18 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
                 if args.resume {
                     log::info!("nothing to resume for {}: starting afresh", out.display());
                 }
-                (Partial::create(out, &header_text, &input)?, Vec::new(), Vec::new())
+                (
+                    Partial::create(out, &header_text, &input)?,
+                    Vec::new(),
+                    Vec::new(),
+                )
             }
         };
         let mut writer = Writer::append(partial);
         let mut record_done = |w: &mut Writer<Partial>, id: &str| {
             w.get_mut().checkpoint(id).map_err(mire2e::Error::Write)
         };
-        summary = pipeline::scan(
+        let scanned = pipeline::scan(
             &mut reader,
             &cascade,
             &params,
@@ -151,7 +155,14 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
                 done: &done,
                 record_done: &mut record_done,
             }),
-        )?;
+        );
+        summary = match scanned {
+            Ok(summary) => summary,
+            Err(e) => {
+                writer.into_inner().abandon();
+                return Err(e.into());
+            }
+        };
         bar.finish_and_clear();
         hits.append(&mut summary.hits);
         summary.hits = hits;

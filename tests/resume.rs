@@ -1,0 +1,207 @@
+//! `mire2e scan --resume`: a run killed (SIGKILL) midway leaves no file that looks complete, and
+//! resuming it gives the same bytes (TSV and BED) as a run that was never interrupted, without
+//! scoring the finished records again; a resume with other parameters is refused.
+
+#[path = "support/mod.rs"]
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command as Process, Stdio};
+use std::time::{Duration, Instant};
+
+use assert_cmd::cargo::CommandCargoExt;
+
+/// Deterministic pseudo-random DNA (xorshift).
+fn random_dna(len: usize, seed: u64) -> String {
+    let mut x = seed.max(1);
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            b"ACGT"[(x % 4) as usize] as char
+        })
+        .collect()
+}
+
+fn mire2e() -> Process {
+    Process::cargo_bin("mire2e").unwrap()
+}
+
+fn bundle(shared: &Path, dir: &Path) -> PathBuf {
+    let weights = shared.join("reference/weights");
+    let bundle = dir.join("reference");
+    let status = mire2e()
+        .arg("bundle")
+        .arg(&bundle)
+        .args(["--name", "reference", "--structure"])
+        .arg(weights.join("synthetic-structure.safetensors"))
+        .arg("--mfe")
+        .arg(weights.join("hsa-mfe.safetensors"))
+        .arg("--classifier")
+        .arg(weights.join("synthetic-predictor.safetensors"))
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    bundle
+}
+
+/// `mire2e scan FASTA --model BUNDLE -o OUT --bed OUT.bed` plus `extra`.
+fn scan(fasta: &Path, bundle: &Path, out: &Path, extra: &[&str]) -> Process {
+    let mut cmd = mire2e();
+    cmd.arg("scan")
+        .arg(fasta)
+        .arg("--model")
+        .arg(bundle)
+        .arg("-o")
+        .arg(out)
+        .arg("--bed")
+        .arg(out.with_extension("bed"))
+        .args(["--threshold", "0.2", "--threads", "1", "--batch-size", "16"])
+        .args(extra);
+    cmd
+}
+
+fn run(mut cmd: Process) -> (bool, String) {
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    (out.status.success(), stderr)
+}
+
+/// Complete lines of the state file (0 if there is none).
+fn finished_records(state: &Path) -> usize {
+    std::fs::read_to_string(state)
+        .map(|t| t.matches('\n').count().saturating_sub(1))
+        .unwrap_or(0)
+}
+
+/// Starts a scan and SIGKILLs it once its state file records a finished record.
+fn start_and_kill(fasta: &Path, bundle: &Path, out: &Path) {
+    let state = PathBuf::from(format!("{}.partial.state", out.display()));
+    let mut child = scan(fasta, bundle, out, &[])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while finished_records(&state) < 1 {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the scan ended before it could be killed"
+        );
+        assert!(started.elapsed() < Duration::from_secs(600), "no progress");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(!out.exists(), "a killed run left {}", out.display());
+    assert!(
+        !out.with_extension("bed").exists(),
+        "a killed run left a BED"
+    );
+    let partial = PathBuf::from(format!("{}.partial", out.display()));
+    assert!(partial.exists() && state.exists());
+}
+
+#[test]
+fn a_killed_scan_resumes_to_the_same_bytes() {
+    let shared = require_shared!();
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = bundle(&shared, dir.path());
+    // A short first record, so a checkpoint comes early, then longer ones to kill the run in.
+    let fasta = dir.path().join("genome.fa");
+    let mut text = String::new();
+    for (i, len) in [300, 2500, 2500, 700].into_iter().enumerate() {
+        text.push_str(&format!(
+            ">rec{i} test\n{}\n",
+            random_dna(len, i as u64 + 7)
+        ));
+    }
+    std::fs::write(&fasta, text).unwrap();
+
+    let whole = dir.path().join("whole.tsv");
+    let (ok, stderr) = run(scan(&fasta, &bundle, &whole, &[]));
+    assert!(ok, "{stderr}");
+    let expected = std::fs::read(&whole).unwrap();
+    let expected_bed = std::fs::read(whole.with_extension("bed")).unwrap();
+    assert!(
+        !expected_bed.is_empty(),
+        "no candidates: the BED is not tested"
+    );
+    assert!(!dir.path().join("whole.tsv.partial").exists());
+    assert!(!dir.path().join("whole.tsv.partial.state").exists());
+
+    let out = dir.path().join("out.tsv");
+    start_and_kill(&fasta, &bundle, &out);
+    let state = dir.path().join("out.tsv.partial.state");
+    let done = finished_records(&state);
+    // A kill can also cut a state line short and leave rows of an unfinished record: both go.
+    {
+        use std::io::Write;
+        let append = |path: &Path, bytes: &[u8]| {
+            let mut f = std::fs::OpenOptions::new().append(true).open(path).unwrap();
+            f.write_all(bytes).unwrap();
+        };
+        append(&state, b"999999\trec9");
+        append(&dir.path().join("out.tsv.partial"), b"rec9\t0\t100\t+\t0.5");
+    }
+
+    // Other parameters, or stdout: refused, and the partial output is kept.
+    let (ok, stderr) = run(scan(&fasta, &bundle, &out, &["--resume", "--step", "10"]));
+    assert!(!ok && stderr.contains("cannot resume"), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert_eq!(finished_records(&state), done);
+    let mut cmd = mire2e();
+    cmd.arg("scan")
+        .arg(&fasta)
+        .arg("--model")
+        .arg(&bundle)
+        .arg("--resume");
+    let (ok, stderr) = run(cmd);
+    assert!(!ok && stderr.contains("--resume needs -o FILE"), "{stderr}");
+
+    // Resume: the finished records are not scored again, and the bytes equal the whole run's.
+    let (ok, stderr) = run(scan(&fasta, &bundle, &out, &["--resume"]));
+    assert!(ok, "{stderr}");
+    assert!(
+        stderr.contains(&format!("{done} records already done")),
+        "{stderr}"
+    );
+    let total_windows = expected
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty() && !l.starts_with(b"#"))
+        .count()
+        - 1;
+    let scored: usize = stderr
+        .lines()
+        .find_map(|l| {
+            l.split(" windows scored")
+                .next()?
+                .rsplit(' ')
+                .next()?
+                .parse()
+                .ok()
+        })
+        .expect("a summary line");
+    assert!(
+        scored < total_windows,
+        "{scored} of {total_windows}: {stderr}"
+    );
+    assert_eq!(std::fs::read(&out).unwrap(), expected, "TSV differs");
+    assert_eq!(
+        std::fs::read(out.with_extension("bed")).unwrap(),
+        expected_bed,
+        "BED differs"
+    );
+    assert!(!state.exists());
+    assert!(!dir.path().join("out.tsv.partial").exists());
+
+    // Without --resume a left-over partial output is replaced, not continued.
+    start_and_kill(&fasta, &bundle, &out.with_extension("again.tsv"));
+    let again = out.with_extension("again.tsv");
+    let (ok, stderr) = run(scan(&fasta, &bundle, &again, &[]));
+    assert!(ok, "{stderr}");
+    assert!(!stderr.contains("resuming"), "{stderr}");
+    assert_eq!(std::fs::read(&again).unwrap(), expected);
+}
