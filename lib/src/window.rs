@@ -267,8 +267,8 @@ impl Iterator for Windows<'_> {
     }
 }
 
-/// Complement of a normalised letter, in upper case.
-fn complement(b: u8) -> u8 {
+/// Complement of a normalised letter (`A C G U N`, either case), in upper case.
+pub fn complement(b: u8) -> u8 {
     match b.to_ascii_uppercase() {
         b'A' => b'U',
         b'U' => b'A',

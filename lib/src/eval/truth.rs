@@ -363,7 +363,11 @@ pub fn locate_hairpins<H: BufRead, G: BufRead>(
         }
         let id = names.len();
         names.push(record.id.clone());
-        let rc: Vec<u8> = seq.iter().rev().map(|&b| complement(b)).collect();
+        let rc: Vec<u8> = seq
+            .iter()
+            .rev()
+            .map(|&b| crate::window::complement(b))
+            .collect();
         patterns.push((id, seq, Strand::Forward));
         patterns.push((id, rc, Strand::Reverse));
     }
@@ -445,16 +449,6 @@ fn encode(seq: &[u8]) -> Option<u32> {
     seq.iter().try_fold(0u32, |code, &b| {
         Some((code << 2) | u32::from(base_code(b)?))
     })
-}
-
-fn complement(b: u8) -> u8 {
-    match b {
-        b'A' => b'U',
-        b'U' => b'A',
-        b'C' => b'G',
-        b'G' => b'C',
-        _ => b'N',
-    }
 }
 
 #[cfg(test)]
