@@ -11,19 +11,6 @@ use std::time::{Duration, Instant};
 
 use assert_cmd::cargo::CommandCargoExt;
 
-/// Deterministic pseudo-random DNA (xorshift).
-fn random_dna(len: usize, seed: u64) -> String {
-    let mut x = seed.max(1);
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            b"ACGT"[(x % 4) as usize] as char
-        })
-        .collect()
-}
-
 fn mire2e() -> Process {
     Process::cargo_bin("mire2e").unwrap()
 }
@@ -115,7 +102,7 @@ fn a_killed_scan_resumes_to_the_same_bytes() {
     for (i, len) in [300, 2500, 2500, 700].into_iter().enumerate() {
         text.push_str(&format!(
             ">rec{i} test\n{}\n",
-            random_dna(len, i as u64 + 7)
+            support::random_dna(len, i as u64 + 7)
         ));
     }
     std::fs::write(&fasta, text).unwrap();

@@ -13,19 +13,6 @@ fn window() -> Command {
     Command::cargo_bin("mire2e-window").unwrap()
 }
 
-/// Deterministic pseudo-random DNA (xorshift), so the test needs no data files.
-fn random_dna(len: usize, seed: u64) -> String {
-    let mut x = seed.max(1);
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            b"ACGT"[(x % 4) as usize] as char
-        })
-        .collect()
-}
-
 /// The expected rows, computed independently of the library: forward windows every `step` while a
 /// whole window fits, then (tail) one ending at the record end, or one padded window if shorter;
 /// then the same intervals reverse-complemented.
@@ -105,7 +92,7 @@ fn records() -> Vec<(String, String)> {
         (7, 1000),
     ]
     .iter()
-    .map(|&(seed, len)| (format!("rec{seed}"), random_dna(len, seed)))
+    .map(|&(seed, len)| (format!("rec{seed}"), support::random_dna(len, seed)))
     .collect()
 }
 
@@ -137,7 +124,7 @@ fn windows_match_an_independent_computation() {
 
 #[test]
 fn tail_window_and_short_record() {
-    let seq = random_dna(3010, 9);
+    let seq = support::random_dna(3010, 9);
     let input = fasta(&[("r", &seq)], "\n");
     let out = window()
         .write_stdin(input.clone())
@@ -285,7 +272,7 @@ fn gzip_bgzip_crlf_and_files_equal_plain_stdin() {
 fn bad_inputs_fail_clearly() {
     let dir = tempfile::tempdir().unwrap();
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    gz.write_all(fasta(&[("r", &random_dna(5000, 3))], "\n").as_bytes())
+    gz.write_all(fasta(&[("r", &support::random_dna(5000, 3))], "\n").as_bytes())
         .unwrap();
     let gz = gz.finish().unwrap();
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
@@ -346,7 +333,7 @@ fn bad_inputs_fail_clearly() {
 
 #[test]
 fn closed_stdout_ends_quietly() {
-    let input = fasta(&[("r", &random_dna(200_000, 5))], "\n");
+    let input = fasta(&[("r", &support::random_dna(200_000, 5))], "\n");
     let mut child = Process::new(env!("CARGO_BIN_EXE_mire2e-window"))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

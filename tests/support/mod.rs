@@ -40,3 +40,16 @@ macro_rules! require_shared {
         }
     };
 }
+
+/// Deterministic pseudo-random DNA (xorshift), so tests need no data files.
+pub fn random_dna(len: usize, seed: u64) -> String {
+    let mut x = seed.max(1);
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            b"ACGT"[(x % 4) as usize] as char
+        })
+        .collect()
+}
