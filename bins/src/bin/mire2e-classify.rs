@@ -4,15 +4,15 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use mire2e::candidates::{self, Hit};
+use mire2e::candidates::Hit;
 use mire2e::model::{Attention, Classifier, Kind};
 use mire2e::npy::NpyWriter;
 use mire2e::pipeline::Batching;
 use mire2e::stream::{self, WindowFields};
 use mire2e_cli::attention::AttentionArgs;
+use mire2e_cli::bed_args::BedArgs;
 use mire2e_cli::common::Common;
 use mire2e_cli::model_args::StageModelArgs;
-use mire2e_cli::output::Output;
 use mire2e_cli::stage::{self, Batch, Stage};
 
 #[global_allocator]
@@ -33,15 +33,11 @@ struct Args {
     model: StageModelArgs,
     #[command(flatten)]
     attention: AttentionArgs,
-    /// Write candidate loci (BED9) to this file.
-    #[arg(long, value_name = "FILE")]
-    bed: Option<PathBuf>,
+    #[command(flatten)]
+    candidates: BedArgs,
     /// Also write the scores as an [N] float32 NPY array to this file.
     #[arg(long, value_name = "FILE")]
     npy: Option<PathBuf>,
-    /// Score at or above which a window is a candidate.
-    #[arg(long, default_value_t = 0.5, value_name = "T")]
-    threshold: f32,
     #[command(flatten)]
     common: Common,
 }
@@ -102,14 +98,8 @@ fn main() -> ExitCode {
 
 fn run(args: &Args) -> anyhow::Result<()> {
     args.common.init()?;
-    anyhow::ensure!(
-        (0.0..=1.0).contains(&args.threshold),
-        "--threshold must be in [0, 1]"
-    );
-    anyhow::ensure!(
-        args.bed.as_ref().is_none_or(|p| p.as_os_str() != "-"),
-        "--bed needs a file (stdout carries the scores)"
-    );
+    // The BED output is created first so a bad path fails before the models run.
+    let bed = args.candidates.open()?;
     let (path, origin) = args.model.weights(Kind::Classifier)?;
     let model = Classifier::load(&path, &args.model.model.device)?;
     let meta = format!(
@@ -120,7 +110,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
     let mut classify = Classify {
         model,
         batching: args.attention.batching(args.model.model.batch_size),
-        threshold: args.bed.as_ref().map(|_| args.threshold),
+        threshold: bed.as_ref().map(|c| c.threshold),
         hits: Vec::new(),
         npy: args
             .npy
@@ -128,17 +118,10 @@ fn run(args: &Args) -> anyhow::Result<()> {
             .map(|p| NpyWriter::create(p, 1))
             .transpose()?,
     };
-    // The BED file is created first so a bad path fails before the models run; it appears complete
-    // only after the scores are written.
-    let bed = args.bed.as_deref().map(Output::create).transpose()?;
     stage::run(&mut classify, &args.input, &args.common, meta)?;
     classify.npy.take().map(NpyWriter::finish).transpose()?;
-    if let Some(mut bed) = bed {
-        candidates::write_bed(
-            &mut bed,
-            &candidates::merge(std::mem::take(&mut classify.hits)),
-        )?;
-        bed.commit()?;
+    if let Some(bed) = bed {
+        bed.write(std::mem::take(&mut classify.hits))?;
     }
     Ok(())
 }

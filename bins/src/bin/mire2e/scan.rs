@@ -5,13 +5,13 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
-use mire2e::candidates::{self, Hit};
+use mire2e::candidates::Hit;
 use mire2e::fasta;
 use mire2e::pipeline::{self, Cascade, Checkpoints, ScanColumns};
 use mire2e::stream::{self, Writer};
 use mire2e::window::WINDOW_LENGTH;
 use mire2e_cli::attention::AttentionArgs;
+use mire2e_cli::bed_args::{BedArgs, Candidates};
 use mire2e_cli::common::Common;
 use mire2e_cli::model_args::ModelArgs;
 use mire2e_cli::output::{self, Output};
@@ -35,12 +35,8 @@ pub struct Args {
     /// Also write `seq`, `structure` and `pairing` per window (about 1 kB per window).
     #[arg(long)]
     full: bool,
-    /// Write candidate loci (BED9) to this file.
-    #[arg(long, value_name = "FILE")]
-    bed: Option<PathBuf>,
-    /// Score at or above which a window is a candidate.
-    #[arg(long, default_value_t = 0.5, value_name = "T")]
-    threshold: f32,
+    #[command(flatten)]
+    candidates: BedArgs,
     /// Continue a killed run with the same parameters and input: keep the records `-o FILE`'s
     /// `FILE.partial` had finished and scan the rest (starts afresh if there is none).
     #[arg(long)]
@@ -53,17 +49,10 @@ pub struct Args {
 pub fn run(args: &Args) -> anyhow::Result<()> {
     args.common.init()?;
     anyhow::ensure!(
-        (0.0..=1.0).contains(&args.threshold),
-        "--threshold must be in [0, 1]"
-    );
-    anyhow::ensure!(
-        args.bed.as_ref().is_none_or(|p| p.as_os_str() != "-"),
-        "--bed needs a file (stdout carries the scores)"
-    );
-    anyhow::ensure!(
         !args.resume || args.common.output.as_os_str() != "-",
         "--resume needs -o FILE (a run writing to stdout cannot be resumed)"
     );
+    let bed = args.candidates.open()?;
     let params = args.windows.params(WINDOW_LENGTH)?;
     let bundle = args.model.bundle()?;
     let cascade = Cascade::from_bundle(&bundle, &args.model.device)?;
@@ -81,8 +70,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     )];
     let columns = ScanColumns { full: args.full };
     let header = pipeline::scan_header(meta, columns);
-    let bed = args.bed.as_deref().map(Output::create).transpose()?;
-    let threshold = args.bed.as_ref().map(|_| args.threshold);
+    let threshold = bed.as_ref().map(|c| c.threshold);
     let bar = progress::counter("windows", args.common.quiet > 0);
     let progress = |n| bar.inc(n);
     let mut summary;
@@ -102,7 +90,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         )?;
         bar.finish_and_clear();
         writer.into_inner().commit()?;
-        write_bed(bed, &mut summary, args.threshold)?;
+        write_bed(bed, &mut summary)?;
     } else {
         let header_text = Writer::new(Vec::new(), &header)?.into_inner();
         let input_len = (args.input.as_os_str() != "-")
@@ -166,7 +154,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         bar.finish_and_clear();
         hits.append(&mut summary.hits);
         summary.hits = hits;
-        write_bed(bed, &mut summary, args.threshold)?;
+        write_bed(bed, &mut summary)?;
         // Last, so that a run killed before this point can still be resumed.
         writer.into_inner().finish()?;
     }
@@ -179,18 +167,11 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn write_bed(
-    bed: Option<Output>,
-    summary: &mut pipeline::ScanSummary,
-    threshold: f32,
-) -> anyhow::Result<()> {
-    if let Some(mut bed) = bed {
-        let loci = candidates::merge(std::mem::take(&mut summary.hits));
-        candidates::write_bed(&mut bed, &loci)?;
-        bed.commit().context("cannot write the BED file")?;
-        log::info!("{} candidate loci at score >= {threshold}", loci.len());
+fn write_bed(bed: Option<Candidates>, summary: &mut pipeline::ScanSummary) -> anyhow::Result<()> {
+    match bed {
+        Some(bed) => bed.write(std::mem::take(&mut summary.hits)),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// The hits in the rows an interrupted run finished (scores are written exactly, so they are the
