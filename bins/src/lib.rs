@@ -8,4 +8,6 @@ pub mod model_args;
 pub mod output;
 pub mod progress;
 pub mod stage;
+pub mod train_args;
+pub mod train_run;
 pub mod window_args;

@@ -20,3 +20,21 @@ pub fn counter(unit: &str, quiet: bool) -> ProgressBar {
     );
     bar
 }
+
+/// A bar over the batches of a training epoch; the message shows the epoch, loss and last metric.
+pub fn batches(len: u64, quiet: bool) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(
+        Some(len),
+        if quiet {
+            ProgressDrawTarget::hidden()
+        } else {
+            ProgressDrawTarget::stderr()
+        },
+    );
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:25}] {pos}/{len} batches {msg}")
+            .map(|s| s.progress_chars("=> "))
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
+}

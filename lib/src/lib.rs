@@ -20,6 +20,7 @@ pub mod model;
 pub mod npy;
 pub mod pipeline;
 pub mod stream;
+pub mod train;
 pub mod window;
 
 pub use error::{Error, Result};

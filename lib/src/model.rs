@@ -36,6 +36,7 @@ mod load;
 mod mfe;
 mod passes;
 mod structure;
+pub(crate) mod train;
 mod weights;
 
 use std::fmt;

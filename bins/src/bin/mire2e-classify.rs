@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use mire2e::candidates::Hit;
 use mire2e::model::{Attention, Classifier, Kind};
 use mire2e::npy::NpyWriter;
@@ -14,6 +14,7 @@ use mire2e_cli::bed_args::BedArgs;
 use mire2e_cli::common::Common;
 use mire2e_cli::model_args::StageModelArgs;
 use mire2e_cli::stage::{self, Batch, Stage};
+use mire2e_cli::train_args::{InputModels, TrainArgs};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -23,9 +24,18 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// Appends `score` in [0, 1]. With --bed, windows scoring at least --threshold are merged into
 /// candidate loci (overlapping windows of a record and strand; the best window is reported).
 /// Example: ... | mire2e-mfe | mire2e-classify --bed candidates.bed > scores.tsv
+///
+/// `mire2e-classify train ...` trains the model instead (see `mire2e-classify train --help`); an
+/// input file named `train` is given as `./train`.
 #[derive(Debug, Parser)]
-#[command(name = "mire2e-classify", version)]
+#[command(
+    name = "mire2e-classify",
+    version,
+    args_conflicts_with_subcommands = true
+)]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// Stream with `pairing` and `mfe` (from mire2e-mfe; '-' = stdin).
     #[arg(default_value = "-", value_name = "TSV")]
     input: PathBuf,
@@ -40,6 +50,50 @@ struct Args {
     npy: Option<PathBuf>,
     #[command(flatten)]
     common: Common,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Train model C (Classifier) on positive and negative sequences (plain FASTA, first 100 nt).
+    ///
+    /// Structure and MFE inputs are the predictions of the given models (or the bundle's), computed
+    /// once; attention is per window. Example: mire2e-classify train --pos positives.fa --neg
+    /// negatives.fa --val-pos positives.val.fa --val-neg negatives.val.fa --structure
+    /// structure.safetensors --mfe mfe.safetensors -o classifier.safetensors
+    Train(ClassifyTrain),
+}
+
+#[derive(Debug, clap::Args)]
+struct ClassifyTrain {
+    /// Training positives (pre-miRNAs).
+    #[arg(long, value_name = "FASTA")]
+    pos: PathBuf,
+    /// Training negatives.
+    #[arg(long, value_name = "FASTA")]
+    neg: PathBuf,
+    /// Validation positives (early stopping on max F1).
+    #[arg(long, value_name = "FASTA")]
+    val_pos: PathBuf,
+    /// Validation negatives.
+    #[arg(long, value_name = "FASTA")]
+    val_neg: PathBuf,
+    #[command(flatten)]
+    models: InputModels,
+    /// MFE weights (safetensors) instead of the bundle's.
+    #[arg(long, value_name = "FILE")]
+    mfe: Option<PathBuf>,
+    /// γ of the focal loss (1 - p_t)^γ · (-log p_t).
+    #[arg(long, default_value_t = 4.0, value_name = "G")]
+    focal_gamma: f64,
+    /// Weight of a positive sample in the loss (negatives weigh 1).
+    #[arg(long, default_value_t = 1.0, value_name = "W")]
+    class_weight: f64,
+    /// Draw each sample from either class with probability 1/2 (with replacement) instead of
+    /// shuffling the training set.
+    #[arg(long)]
+    balance: bool,
+    #[command(flatten)]
+    opts: TrainArgs,
 }
 
 struct Classify {
@@ -97,6 +151,9 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args) -> anyhow::Result<()> {
+    if let Some(Command::Train(t)) = &args.command {
+        return train(t, &args.common);
+    }
     args.common.init()?;
     // The BED output is created first so a bad path fails before the models run.
     let bed = args.candidates.open()?;
@@ -124,4 +181,48 @@ fn run(args: &Args) -> anyhow::Result<()> {
         bed.write(std::mem::take(&mut classify.hits))?;
     }
     Ok(())
+}
+
+fn train(t: &ClassifyTrain, common: &Common) -> anyhow::Result<()> {
+    mire2e_cli::common::init_logging(common.verbose, common.quiet);
+    let structure = t
+        .models
+        .weights(Kind::Structure, t.models.structure.as_deref())?;
+    let mfe = t.models.weights(Kind::Mfe, t.mfe.as_deref())?;
+    let read = |p: &PathBuf| -> anyhow::Result<Vec<Vec<u8>>> {
+        Ok(mire2e::train::read_sequences(p)?
+            .into_iter()
+            .map(|(_, s)| s)
+            .collect())
+    };
+    let data = mire2e::train::ClassifierData {
+        pos: read(&t.pos)?,
+        neg: read(&t.neg)?,
+        val_pos: read(&t.val_pos)?,
+        val_neg: read(&t.val_neg)?,
+    };
+    let opts = mire2e::train::ClassifierOptions {
+        focal_gamma: t.focal_gamma,
+        pos_weight: t.class_weight,
+        balance: t.balance,
+    };
+    let files = [
+        ("pos", t.pos.as_path()),
+        ("neg", t.neg.as_path()),
+        ("val_pos", t.val_pos.as_path()),
+        ("val_neg", t.val_neg.as_path()),
+        ("structure", structure.as_path()),
+        ("mfe", mfe.as_path()),
+    ];
+    mire2e_cli::train_run::run(
+        "mire2e-classify train",
+        &t.opts,
+        common.quiet,
+        &files,
+        |cfg, obs| {
+            Ok(mire2e::train::train_classifier(
+                &data, &structure, &mfe, &opts, cfg, obs,
+            )?)
+        },
+    )
 }

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use mire2e::model::{Kind, Structure};
 use mire2e::npy::NpyWriter;
 use mire2e::stream::{self, WindowFields};
@@ -11,6 +11,7 @@ use mire2e::window::WINDOW_LENGTH;
 use mire2e_cli::common::Common;
 use mire2e_cli::model_args::StageModelArgs;
 use mire2e_cli::stage::{self, Batch, Stage};
+use mire2e_cli::train_args::TrainArgs;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -19,9 +20,14 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 ///
 /// Appends `structure` ('(' above +0.5, ')' below -0.5, else '.') and `pairing` (the 100 values,
 /// exact). Example: mire2e-window genome.fa | mire2e-fold | mire2e-mfe | mire2e-classify
+///
+/// `mire2e-fold train ...` trains the model instead (see `mire2e-fold train --help`); an input file
+/// named `train` is given as `./train`.
 #[derive(Debug, Parser)]
-#[command(name = "mire2e-fold", version)]
+#[command(name = "mire2e-fold", version, args_conflicts_with_subcommands = true)]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// Windows stream ('-' = stdin).
     #[arg(default_value = "-", value_name = "TSV")]
     input: PathBuf,
@@ -32,6 +38,26 @@ struct Args {
     npy: Option<PathBuf>,
     #[command(flatten)]
     common: Common,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Train model A (Structure) on RNAfold records (FASTA, `SEQ` then `STRUCT ( -12.30)`).
+    ///
+    /// Example: mire2e-fold train --train structure_mfe.fa --val structure_mfe.val.fa -o structure.safetensors
+    Train(FoldTrain),
+}
+
+#[derive(Debug, clap::Args)]
+struct FoldTrain {
+    /// Training records.
+    #[arg(long, value_name = "FASTA")]
+    train: PathBuf,
+    /// Validation records (early stopping).
+    #[arg(long, value_name = "FASTA")]
+    val: PathBuf,
+    #[command(flatten)]
+    opts: TrainArgs,
 }
 
 struct Fold {
@@ -74,6 +100,9 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args) -> anyhow::Result<()> {
+    if let Some(Command::Train(t)) = &args.command {
+        return train(t, &args.common);
+    }
     args.common.init()?;
     let (path, origin) = args.model.weights(Kind::Structure)?;
     let model = Structure::load(&path, &args.model.model.device)?;
@@ -91,4 +120,18 @@ fn run(args: &Args) -> anyhow::Result<()> {
     stage::run(&mut fold, &args.input, &args.common, meta)?;
     fold.npy.map(NpyWriter::finish).transpose()?;
     Ok(())
+}
+
+fn train(t: &FoldTrain, common: &Common) -> anyhow::Result<()> {
+    mire2e_cli::common::init_logging(common.verbose, common.quiet);
+    let train = mire2e::train::read_fold_records(&t.train)?;
+    let val = mire2e::train::read_fold_records(&t.val)?;
+    let data = [("train", t.train.as_path()), ("val", t.val.as_path())];
+    mire2e_cli::train_run::run(
+        "mire2e-fold train",
+        &t.opts,
+        common.quiet,
+        &data,
+        |cfg, obs| Ok(mire2e::train::train_structure(&train, &val, cfg, obs)?),
+    )
 }

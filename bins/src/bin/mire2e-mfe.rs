@@ -3,12 +3,13 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use mire2e::model::{Kind, Mfe};
 use mire2e::stream;
 use mire2e_cli::common::Common;
 use mire2e_cli::model_args::StageModelArgs;
 use mire2e_cli::stage::{self, Batch, Stage};
+use mire2e_cli::train_args::{InputModels, TrainArgs};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -16,9 +17,14 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// Estimate the minimum free energy of each window (model B), from its bases and `pairing`.
 ///
 /// Appends `mfe`: the estimated |MFE| per nucleotide. Example: ... | mire2e-fold | mire2e-mfe | ...
+///
+/// `mire2e-mfe train ...` trains the model instead (see `mire2e-mfe train --help`); an input file
+/// named `train` is given as `./train`.
 #[derive(Debug, Parser)]
-#[command(name = "mire2e-mfe", version)]
+#[command(name = "mire2e-mfe", version, args_conflicts_with_subcommands = true)]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// Stream with `pairing` (from mire2e-fold; '-' = stdin).
     #[arg(default_value = "-", value_name = "TSV")]
     input: PathBuf,
@@ -26,6 +32,30 @@ struct Args {
     model: StageModelArgs,
     #[command(flatten)]
     common: Common,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Train model B (MFE) on RNAfold records (FASTA, `SEQ` then `STRUCT ( -12.30)`).
+    ///
+    /// The structure input is the prediction of a Structure model (--structure FILE, or the bundle's),
+    /// computed once. Example: mire2e-mfe train --train structure_mfe.fa --val structure_mfe.val.fa
+    /// --structure structure.safetensors -o mfe.safetensors
+    Train(MfeTrain),
+}
+
+#[derive(Debug, clap::Args)]
+struct MfeTrain {
+    /// Training records.
+    #[arg(long, value_name = "FASTA")]
+    train: PathBuf,
+    /// Validation records (early stopping).
+    #[arg(long, value_name = "FASTA")]
+    val: PathBuf,
+    #[command(flatten)]
+    models: InputModels,
+    #[command(flatten)]
+    opts: TrainArgs,
 }
 
 struct MfeStage {
@@ -60,6 +90,9 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args) -> anyhow::Result<()> {
+    if let Some(Command::Train(t)) = &args.command {
+        return train(t, &args.common);
+    }
     args.common.init()?;
     let (path, origin) = args.model.weights(Kind::Mfe)?;
     let model = Mfe::load(&path, &args.model.model.device)?;
@@ -69,4 +102,29 @@ fn run(args: &Args) -> anyhow::Result<()> {
         batch_size: args.model.model.batch_size as usize,
     };
     stage::run(&mut stage, &args.input, &args.common, meta)
+}
+
+fn train(t: &MfeTrain, common: &Common) -> anyhow::Result<()> {
+    mire2e_cli::common::init_logging(common.verbose, common.quiet);
+    let structure = t
+        .models
+        .weights(Kind::Structure, t.models.structure.as_deref())?;
+    let train = mire2e::train::read_fold_records(&t.train)?;
+    let val = mire2e::train::read_fold_records(&t.val)?;
+    let data = [
+        ("train", t.train.as_path()),
+        ("val", t.val.as_path()),
+        ("structure", structure.as_path()),
+    ];
+    mire2e_cli::train_run::run(
+        "mire2e-mfe train",
+        &t.opts,
+        common.quiet,
+        &data,
+        |cfg, obs| {
+            Ok(mire2e::train::train_mfe(
+                &train, &val, &structure, cfg, obs,
+            )?)
+        },
+    )
 }

@@ -2,11 +2,13 @@
 //! bases, Structure values and MFE.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use candle_core::Tensor;
 
 use super::config::ClassifierConfig;
 use super::layers::{BatchNorm, Encoder, EncoderLayer, Linear, TransformerEncoder};
+use super::train::TrainCtx;
 use super::weights::Vb;
 use super::{input, load, passes, Attention, Device, Kind};
 use crate::encode::{ALPHABET, WINDOW_LEN};
@@ -29,7 +31,12 @@ pub(crate) struct ClassifierNet {
     ff2: Linear,
     d_model: usize,
     tokens: usize,
+    /// Train mode: `dp2` drops half of `bn2`'s outputs.
+    train: Option<Arc<TrainCtx>>,
 }
+
+/// `dp2` of the original.
+const DP2: f32 = 0.5;
 
 impl ClassifierNet {
     pub fn load(vb: &Vb, cfg: &ClassifierConfig) -> candle_core::Result<Self> {
@@ -59,11 +66,24 @@ impl ClassifierNet {
             ff2: Linear::load(&vb.pp("FF2"), cfg.hidden, 2)?,
             d_model: e,
             tokens,
+            train: vb.train(),
         })
     }
 
     /// `x`: bases + structure [B, 5, 100], `mfe`: [B, 1] → class-0 probability [B].
     pub fn forward(
+        &self,
+        x: &Tensor,
+        mfe: &Tensor,
+        attention: Attention,
+    ) -> candle_core::Result<Tensor> {
+        let b = x.dim(0)?;
+        let probs = candle_nn::ops::softmax_last_dim(&self.logits(x, mfe, attention)?)?;
+        probs.narrow(1, 0, 1)?.reshape(b)
+    }
+
+    /// The two logits [B, 2] before the softmax (column 0: pre-miRNA).
+    pub fn logits(
         &self,
         x: &Tensor,
         mfe: &Tensor,
@@ -100,10 +120,13 @@ impl ClassifierNet {
             .hidden2first
             .forward(&self.bn1.forward(&h)?)?
             .elu(1.0)?;
-        let h = self.first2med.forward(&self.bn2.forward(&h)?)?.elu(1.0)?;
+        let mut h = self.bn2.forward(&h)?;
+        if let Some(ctx) = &self.train {
+            h = ctx.dropout(&h, DP2)?;
+        }
+        let h = self.first2med.forward(&h)?.elu(1.0)?;
         let h = self.ff1.forward(&h)?.elu(1.0)?;
-        let probs = candle_nn::ops::softmax_last_dim(&self.ff2.forward(&h)?)?;
-        probs.narrow(1, 0, 1)?.reshape(b)
+        self.ff2.forward(&h)
     }
 }
 

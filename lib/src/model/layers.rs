@@ -1,22 +1,43 @@
-//! Building blocks shared by the three models, in eval mode: BatchNorm, Conv1d, the pre-activation
-//! ResNet, the conv `Encoder`, Linear, LayerNorm and PyTorch's post-norm `TransformerEncoderLayer`.
+//! Building blocks shared by the three models: BatchNorm, Conv1d, the pre-activation ResNet, the
+//! conv `Encoder`, Linear, LayerNorm and PyTorch's post-norm `TransformerEncoderLayer`.
+//!
+//! Built from a training source ([`Vb::train`]) the layers run in train mode (BatchNorm on batch
+//! statistics, dropout, differentiable softmax and LayerNorm); otherwise in eval mode, whose code
+//! path is the inference path.
 //!
 //! Tensor names follow the original modules (`conv_layers.{i}`, `layers.{i}`, `self_attn.in_proj_weight`).
+
+use std::sync::Arc;
 
 use candle_core::{Result, Tensor, D};
 
 use super::config::{EncoderConfig, TransformerConfig};
+use super::train::TrainCtx;
 use super::weights::Vb;
 
 /// PyTorch's default eps of BatchNorm1d and LayerNorm.
 const EPS: f64 = 1e-5;
 
-/// `nn.BatchNorm1d` in eval mode, folded to `x * scale + shift` per channel (as PyTorch's CPU kernel does).
-pub(crate) struct BatchNorm {
-    /// [C]
-    scale: Tensor,
-    /// [C]
-    shift: Tensor,
+/// `nn.BatchNorm1d`: in eval mode folded to `x * scale + shift` per channel (as PyTorch's CPU kernel
+/// does); in train mode normalised by the batch statistics, which it reports for the running update.
+pub(crate) enum BatchNorm {
+    /// Eval mode.
+    Eval {
+        /// [C]
+        scale: Tensor,
+        /// [C]
+        shift: Tensor,
+    },
+    /// Train mode.
+    Train {
+        /// [C]
+        weight: Tensor,
+        /// [C]
+        bias: Tensor,
+        /// The module's name, under which its statistics are reported.
+        name: String,
+        ctx: Arc<TrainCtx>,
+    },
 }
 
 impl BatchNorm {
@@ -27,18 +48,65 @@ impl BatchNorm {
         let mean = vb.get(&c, "running_mean")?;
         let var = vb.get(&c, "running_var")?;
         vb.declare_unused(&[], "num_batches_tracked");
+        if let Some(ctx) = vb.train() {
+            let name = vb.prefix().to_owned();
+            return Ok(Self::Train {
+                weight,
+                bias,
+                name,
+                ctx,
+            });
+        }
         let scale = (var + EPS)?.sqrt()?.recip()?.mul(&weight)?;
         let shift = (bias - mean.mul(&scale)?)?;
-        Ok(Self { scale, shift })
+        Ok(Self::Eval { scale, shift })
     }
 
     /// `x`: [B, C] or [B, C, T] (channels on dim 1).
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let c = self.scale.dim(0)?;
+        let (scale, shift) = match self {
+            Self::Eval { scale, shift } => (scale, shift),
+            Self::Train {
+                weight,
+                bias,
+                name,
+                ctx,
+            } => return batch_norm_train(x, weight, bias, name, ctx),
+        };
+        let c = scale.dim(0)?;
         let shape: Vec<usize> = (0..x.rank()).map(|d| if d == 1 { c } else { 1 }).collect();
-        x.broadcast_mul(&self.scale.reshape(shape.as_slice())?)?
-            .broadcast_add(&self.shift.reshape(shape.as_slice())?)
+        x.broadcast_mul(&scale.reshape(shape.as_slice())?)?
+            .broadcast_add(&shift.reshape(shape.as_slice())?)
     }
+}
+
+/// Train-mode BatchNorm: normalised by the batch mean and biased variance over every dim but 1;
+/// reports the mean, biased variance and count for the running-statistics update.
+pub(crate) fn batch_norm_train(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: &Tensor,
+    name: &str,
+    ctx: &TrainCtx,
+) -> Result<Tensor> {
+    let c = weight.dim(0)?;
+    let dims: Vec<usize> = (0..x.rank()).filter(|&d| d != 1).collect();
+    let shape: Vec<usize> = (0..x.rank()).map(|d| if d == 1 { c } else { 1 }).collect();
+    let n = x.elem_count() / c;
+    let mean = x.mean_keepdim(dims.clone())?;
+    let centered = x.broadcast_sub(&mean)?;
+    let var = centered.sqr()?.mean_keepdim(dims)?;
+    let y = centered
+        .broadcast_div(&(&var + EPS)?.sqrt()?)?
+        .broadcast_mul(&weight.reshape(shape.as_slice())?)?
+        .broadcast_add(&bias.reshape(shape.as_slice())?)?;
+    ctx.report_batch_stats(
+        name,
+        mean.detach().flatten_all()?,
+        var.detach().flatten_all()?,
+        n,
+    );
+    Ok(y)
 }
 
 /// `nn.Conv1d(cin, cout, 3, padding=1)`.
@@ -195,6 +263,8 @@ const FEW_OUTPUTS: usize = 2;
 pub(crate) struct LayerNorm {
     weight: Tensor,
     bias: Tensor,
+    /// Train mode: candle's fused kernel has no backward pass, the composed one has.
+    train: bool,
 }
 
 impl LayerNorm {
@@ -202,13 +272,20 @@ impl LayerNorm {
         Ok(Self {
             weight: vb.get(&[dim], "weight")?,
             bias: vb.get(&[dim], "bias")?,
+            train: vb.train().is_some(),
         })
     }
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if self.train {
+            return candle_nn::ops::layer_norm_slow(x, &self.weight, &self.bias, EPS as f32);
+        }
         candle_nn::ops::layer_norm(x, &self.weight, &self.bias, EPS as f32)
     }
 }
+
+/// Dropout of PyTorch's `TransformerEncoderLayer` (its default; miRe2e never changes it).
+const TRANSFORMER_DROPOUT: f32 = 0.1;
 
 /// `nn.TransformerEncoderLayer(E, nhead, ff)` in eval mode: post-norm, ReLU, fused `in_proj`
 /// ([Wq; Wk; Wv]), head h sees dims h·hd..(h+1)·hd.
@@ -220,6 +297,7 @@ pub(crate) struct EncoderLayer {
     norm1: LayerNorm,
     norm2: LayerNorm,
     nhead: usize,
+    train: Option<Arc<TrainCtx>>,
 }
 
 impl EncoderLayer {
@@ -247,12 +325,16 @@ impl EncoderLayer {
             norm1: LayerNorm::load(&vb.pp("norm1"), e)?,
             norm2: LayerNorm::load(&vb.pp("norm2"), e)?,
             nhead: cfg.nhead,
+            train: vb.train(),
         })
     }
 
     /// `x`: [N·S, E], rows ordered (batch column n, position s); attention runs over the S rows of
     /// each n. Returns the same layout.
     pub fn forward(&self, x: &Tensor, n: usize, s: usize) -> Result<Tensor> {
+        if let Some(ctx) = &self.train {
+            return self.forward_train(x, n, s, ctx);
+        }
         let e = x.dim(1)?;
         let (h, hd) = (self.nhead, e / self.nhead);
         let qkv = self
@@ -266,6 +348,34 @@ impl EncoderLayer {
         let a = att.matmul(&v)?.transpose(1, 2)?.reshape((n * s, e))?;
         let x = self.norm1.forward(&(x + self.out_proj.forward(&a)?)?)?;
         let f = self.linear2.forward(&self.linear1.forward(&x)?.relu()?)?;
+        self.norm2.forward(&(x + f)?)
+    }
+}
+
+impl EncoderLayer {
+    /// Train mode: dropout (p 0.1) on the attention weights, after attention, inside and after the
+    /// feed-forward block, as PyTorch's layer; differentiable softmax.
+    fn forward_train(&self, x: &Tensor, n: usize, s: usize, ctx: &TrainCtx) -> Result<Tensor> {
+        let p = TRANSFORMER_DROPOUT;
+        let e = x.dim(1)?;
+        let (h, hd) = (self.nhead, e / self.nhead);
+        let qkv = self
+            .in_proj
+            .forward(x)?
+            .reshape((n, s, 3, h, hd))?
+            .permute((2, 0, 3, 1, 4))?
+            .contiguous()?;
+        let (q, k, v) = (qkv.get(0)?, qkv.get(1)?, qkv.get(2)?);
+        let att = candle_nn::ops::softmax(&q.matmul(&k.t()?.contiguous()?)?, D::Minus1)?;
+        let att = ctx.dropout(&att, p)?;
+        let a = att
+            .matmul(&v.contiguous()?)?
+            .transpose(1, 2)?
+            .reshape((n * s, e))?;
+        let a = ctx.dropout(&self.out_proj.forward(&a)?, p)?;
+        let x = self.norm1.forward(&(x + a)?)?;
+        let f = ctx.dropout(&self.linear1.forward(&x)?.relu()?, p)?;
+        let f = ctx.dropout(&self.linear2.forward(&f)?, p)?;
         self.norm2.forward(&(x + f)?)
     }
 }

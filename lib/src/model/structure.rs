@@ -57,10 +57,17 @@ impl StructureNet {
     /// `x`: one-hot [B, 4, 100] → [B, 100] (tanh).
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         let (b, _, t) = x.dims3()?;
-        let conv = self.conv_in.forward(x)?.transpose(1, 2)?; // [B, T, 111]
         let pe = self.pe.broadcast_as((b, t, PE_FEATURES))?;
-        // cat([conv, pe], channels), batch-first: [B·T, 222]
-        let h = Tensor::cat(&[&conv, &pe], D::Minus1)?.reshape((b * t, ()))?;
+        self.forward_pe(x, &pe)
+    }
+
+    /// `x`: one-hot [B, 4, 100], `pe`: [B, 100, 111] (training: each sequence's `get_pe(len, 100)`)
+    /// → [B, 100].
+    pub fn forward_pe(&self, x: &Tensor, pe: &Tensor) -> candle_core::Result<Tensor> {
+        let (b, _, t) = x.dims3()?;
+        let conv = self.conv_in.forward(x)?.transpose(1, 2)?; // [B, T, 111]
+                                                              // cat([conv, pe], channels), batch-first: [B·T, 222]
+        let h = Tensor::cat(&[&conv, pe], D::Minus1)?.reshape((b * t, ()))?;
         let h = self.transformer.forward(&h, b, t)?;
         let h = self.hidden2first.forward(&h)?.elu(1.0)?;
         let h = self.first2med.forward(&h)?.elu(1.0)?;

@@ -8,9 +8,12 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt::Display;
+use std::sync::Arc;
 
 use candle_core::{DType, Device, Tensor};
 use safetensors::{Dtype, SafeTensors};
+
+use super::train::TrainCtx;
 
 /// One tensor of a model's state dict.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +32,9 @@ pub(crate) enum Source {
     Record(RefCell<Vec<TensorSpec>>),
     /// Checked tensors, already on the model's device.
     Tensors(HashMap<String, Tensor>, Device),
+    /// Training: the parameters (candle `Var`s, so autograd tracks them) and buffers, with the
+    /// train-mode context that layers take their dropout masks from and report BatchNorm statistics to.
+    Train(HashMap<String, Tensor>, Device, Arc<TrainCtx>),
 }
 
 impl Source {
@@ -41,7 +47,7 @@ impl Source {
     pub fn into_specs(self) -> Vec<TensorSpec> {
         match self {
             Self::Record(specs) => specs.into_inner(),
-            Self::Tensors(..) => Vec::new(),
+            Self::Tensors(..) | Self::Train(..) => Vec::new(),
         }
     }
 }
@@ -82,8 +88,21 @@ impl<'a> Vb<'a> {
     pub fn device(&self) -> Device {
         match self.source {
             Source::Record(_) => Device::Cpu,
-            Source::Tensors(_, device) => device.clone(),
+            Source::Tensors(_, device) | Source::Train(_, device, _) => device.clone(),
         }
+    }
+
+    /// The train-mode context, when building a model for a training step.
+    pub fn train(&self) -> Option<Arc<TrainCtx>> {
+        match self.source {
+            Source::Train(_, _, ctx) => Some(ctx.clone()),
+            _ => None,
+        }
+    }
+
+    /// The prefix (the module's `state_dict` name).
+    pub fn prefix(&self) -> &str {
+        &self.prefix
     }
 
     /// The f32 tensor `name` of the given shape.
@@ -98,7 +117,7 @@ impl<'a> Vb<'a> {
                 });
                 Tensor::zeros(shape, DType::F32, &Device::Cpu)
             }
-            Source::Tensors(map, _) => match map.get(&name) {
+            Source::Tensors(map, _) | Source::Train(map, _, _) => match map.get(&name) {
                 Some(t) if t.dims() == shape => Ok(t.clone()),
                 // load() checked every tensor first; reaching this is a bug in a model's build
                 Some(t) => {

@@ -1,0 +1,73 @@
+//! The train-mode context a model is built with: where dropout masks come from and where BatchNorm
+//! layers report their batch statistics.
+
+use std::sync::{Mutex, MutexGuard};
+
+use candle_core::{Result, Tensor};
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+
+/// One BatchNorm layer's statistics of one (micro-)batch (detached): mean and biased variance [C]
+/// over `n` values per channel.
+pub(crate) struct BatchStats {
+    pub name: String,
+    pub mean: Tensor,
+    pub var: Tensor,
+    pub n: usize,
+}
+
+/// Shared by every layer of a model built for one training step.
+pub(crate) struct TrainCtx {
+    /// The run's only random source (sampling and dropout), so a seed fixes the whole run.
+    rng: Mutex<ChaCha8Rng>,
+    stats: Mutex<Vec<BatchStats>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl TrainCtx {
+    pub fn new(rng: ChaCha8Rng) -> Self {
+        Self {
+            rng: Mutex::new(rng),
+            stats: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The random source.
+    pub fn rng(&self) -> MutexGuard<'_, ChaCha8Rng> {
+        lock(&self.rng)
+    }
+
+    /// Inverted dropout: zeroes each value with probability `p`, scales the others by 1/(1 − p).
+    /// The mask is drawn on the CPU from the seeded source (candle's own dropout is not seeded).
+    pub fn dropout(&self, x: &Tensor, p: f32) -> Result<Tensor> {
+        if p <= 0.0 {
+            return Ok(x.clone());
+        }
+        let keep = 1.0 / (1.0 - p);
+        let mask: Vec<f32> = {
+            let mut rng = self.rng();
+            (0..x.elem_count())
+                .map(|_| if rng.random::<f32>() < p { 0.0 } else { keep })
+                .collect()
+        };
+        let mask = Tensor::from_vec(mask, x.shape(), x.device())?;
+        x * mask
+    }
+
+    pub fn report_batch_stats(&self, name: &str, mean: Tensor, var: Tensor, n: usize) {
+        lock(&self.stats).push(BatchStats {
+            name: name.to_owned(),
+            mean,
+            var,
+            n,
+        });
+    }
+
+    /// The statistics reported since the last call.
+    pub fn take_stats(&self) -> Vec<BatchStats> {
+        std::mem::take(&mut *lock(&self.stats))
+    }
+}
