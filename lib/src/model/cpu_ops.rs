@@ -33,6 +33,24 @@ pub(crate) fn bias_elu(x: &mut [f32], bias: &[f32]) {
     }
 }
 
+/// Partial sums per lane: a fixed summation order that the compiler can vectorise.
+const LANES: usize = 8;
+
+/// Sum of `x` in [`LANES`] interleaved partial sums.
+fn lane_sum(x: &[f32]) -> f32 {
+    let mut acc = [0.0f32; LANES];
+    let mut chunks = x.chunks_exact(LANES);
+    for c in &mut chunks {
+        for (a, v) in acc.iter_mut().zip(c) {
+            *a += v;
+        }
+    }
+    for (a, v) in acc.iter_mut().zip(chunks.remainder()) {
+        *a += v;
+    }
+    acc.iter().sum()
+}
+
 /// Post-norm residual: `x = LayerNorm(x + y + bias)` per row (rows of `bias.len()` values).
 pub(crate) fn residual_layer_norm(
     x: &mut [f32],
@@ -43,34 +61,57 @@ pub(crate) fn residual_layer_norm(
 ) {
     let d = bias.len();
     for (row, add) in x.chunks_exact_mut(d).zip(y.chunks_exact(d)) {
-        let mut sum = 0.0f32;
         for ((v, a), b) in row.iter_mut().zip(add).zip(bias) {
             *v += a + b;
-            sum += *v;
         }
-        let mean = sum / d as f32;
-        let mut var = 0.0f32;
+        let mean = lane_sum(row) / d as f32;
         for v in row.iter_mut() {
             *v -= mean;
-            var += *v * *v;
         }
-        let inv = 1.0 / (var / d as f32 + EPS).sqrt();
+        let mut acc = [0.0f32; LANES];
+        let mut chunks = row.chunks_exact(LANES);
+        for c in &mut chunks {
+            for (a, v) in acc.iter_mut().zip(c) {
+                *a += v * v;
+            }
+        }
+        for (a, v) in acc.iter_mut().zip(chunks.remainder()) {
+            *a += v * v;
+        }
+        let var = acc.iter().sum::<f32>() / d as f32;
+        let inv = 1.0 / (var + EPS).sqrt();
         for ((v, w), s) in row.iter_mut().zip(weight).zip(shift) {
             *v = *v * inv * w + s;
         }
     }
 }
 
+/// `exp(x)` for x ≤ 0 (Cephes' expf polynomial, ~1 ulp), branch-free so that loops vectorise.
+fn exp_nonpositive(x: f32) -> f32 {
+    const ROUND: f32 = 12_582_912.0; // 1.5·2^23: adding it rounds to an integer
+    let x = x.max(-87.0);
+    let t = x * std::f32::consts::LOG2_E + ROUND;
+    let n = t - ROUND;
+    let k = t.to_bits().wrapping_sub(ROUND.to_bits()) as i32; // n as an integer
+    let r = x - n * 0.693_359_4 + n * 2.121_944_4e-4;
+    let mut p = 1.987_569_1e-4f32;
+    p = p * r + 1.398_199_9e-3;
+    p = p * r + 8.333_452e-3;
+    p = p * r + 4.166_579_6e-2;
+    p = p * r + 1.666_666_5e-1;
+    p = p * r + 5.000_000_1e-1;
+    let e = p * r * r + r + 1.0;
+    e * f32::from_bits(((k + 127) << 23) as u32)
+}
+
 /// Softmax of every row of `x` (rows of `width` values).
 pub(crate) fn softmax_rows(x: &mut [f32], width: usize) {
     for row in x.chunks_exact_mut(width) {
         let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let mut sum = 0.0f32;
         for v in row.iter_mut() {
-            *v = (*v - max).exp();
-            sum += *v;
+            *v = exp_nonpositive(*v - max);
         }
-        let inv = 1.0 / sum;
+        let inv = 1.0 / lane_sum(row);
         for v in row.iter_mut() {
             *v *= inv;
         }
@@ -96,6 +137,20 @@ mod tests {
         softmax_rows(&mut x, 3);
         assert!((x[..3].iter().sum::<f32>() - 1.0).abs() < 1e-6);
         assert!((x[3] - 1.0 / 3.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn exp_is_close() {
+        for i in 0..=1740 {
+            let x = -(i as f32) * 0.05; // down to -87, where it clamps
+            let (got, want) = (exp_nonpositive(x), x.exp());
+            assert!(
+                (got - want).abs() <= 2e-7 * want + 1e-38,
+                "exp({x}): {got} vs {want}"
+            );
+        }
+        assert_eq!(exp_nonpositive(0.0), 1.0);
+        assert!((0.0..2e-38).contains(&exp_nonpositive(-1000.0)));
     }
 
     #[test]

@@ -13,6 +13,8 @@
 //! A window's result is the same bytes whatever the tile, batch or thread count: every GEMM has
 //! ≥ 100 rows and a fixed shape otherwise (see `gemm_f32`), every other loop is per row.
 
+use std::sync::Mutex;
+
 use rayon::prelude::*;
 
 use super::config::StructureConfig;
@@ -255,6 +257,9 @@ pub(crate) struct StructureCpu {
     width: usize,
     d_model: usize,
     nhead: usize,
+    /// Buffers of finished tasks, for the next call (~5 MB each: allocating them per call faults
+    /// their pages in again).
+    spare: Mutex<Vec<Scratch>>,
 }
 
 impl StructureCpu {
@@ -292,20 +297,38 @@ impl StructureCpu {
             width: c,
             d_model: e,
             nhead: t.nhead,
+            spare: Mutex::new(Vec::new()),
         })
     }
 
-    /// `x`: one-hot channels-first `[B, 4, 100]` → `[B, 100]`, tiles spread over the rayon pool.
+    /// `x`: one-hot channels-first `[B, 4, 100]` → `[B, 100]`: one run of tiles per thread of the
+    /// rayon pool (how windows are grouped does not change their values).
     pub fn forward(&self, x: &[f32]) -> Vec<f32> {
         let per_window = self.stem.cin * WINDOW_LEN;
-        let mut out = vec![0.0; x.len() / per_window * WINDOW_LEN];
-        out.par_chunks_mut(TILE * WINDOW_LEN)
-            .zip(x.par_chunks(TILE * per_window))
-            .for_each_init(
-                || Scratch::new(self),
-                |scratch, (out, x)| self.tile(x, out, scratch),
-            );
+        let windows = x.len() / per_window;
+        let mut out = vec![0.0; windows * WINDOW_LEN];
+        let tiles = windows.div_ceil(TILE);
+        let per_task = tiles.div_ceil(rayon::current_num_threads()).max(1) * TILE;
+        out.par_chunks_mut(per_task * WINDOW_LEN)
+            .zip(x.par_chunks(per_task * per_window))
+            .for_each(|(out, x)| {
+                let mut scratch = self.take_scratch();
+                for (out, x) in out
+                    .chunks_mut(TILE * WINDOW_LEN)
+                    .zip(x.chunks(TILE * per_window))
+                {
+                    self.tile(x, out, &mut scratch);
+                }
+                if let Ok(mut spare) = self.spare.lock() {
+                    spare.push(scratch);
+                }
+            });
         out
+    }
+
+    fn take_scratch(&self) -> Scratch {
+        let reused = self.spare.lock().ok().and_then(|mut s| s.pop());
+        reused.unwrap_or_else(|| Scratch::new(self))
     }
 
     /// One tile of up to `TILE` windows.
