@@ -48,7 +48,15 @@ pub fn init_logging(verbose: u8, quiet: u8) {
 }
 
 /// One rayon pool for the process, built here and nowhere in the library.
+///
+/// The library spreads windows over this pool; candle's own worker pools (which spin-wait inside
+/// every small op and ignore this pool) are made single-threaded, before candle first reads them.
 pub fn init_threads(threads: usize) -> anyhow::Result<()> {
+    let threads = if threads == 0 {
+        std::thread::available_parallelism().map_or(1, usize::from)
+    } else {
+        threads
+    };
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build_global()
@@ -56,7 +64,10 @@ pub fn init_threads(threads: usize) -> anyhow::Result<()> {
             // Already built (tests calling run twice): keep the existing pool.
             log::debug!("thread pool: {e}");
             Ok::<(), anyhow::Error>(())
-        })
+        })?;
+    std::env::set_var("CANDLE_NUM_THREADS", "1");
+    std::env::set_var("RAYON_NUM_THREADS", "1"); // candle's matmul threads
+    Ok(())
 }
 
 /// Whether an error chain ends in a closed pipe (`| head`), which ends a run quietly.

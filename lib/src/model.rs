@@ -29,13 +29,16 @@
 
 mod classifier;
 pub mod config;
+mod cpu_ops;
 mod device;
+mod gemm_f32;
 mod input;
 mod layers;
 mod load;
 mod mfe;
 mod passes;
 mod structure;
+mod structure_cpu;
 pub(crate) mod train;
 mod weights;
 

@@ -7,6 +7,7 @@ use candle_core::{Tensor, D};
 
 use super::config::StructureConfig;
 use super::layers::{Encoder, EncoderLayer, Linear, TransformerEncoder};
+use super::structure_cpu::StructureCpu;
 use super::weights::Vb;
 use super::{input, load, passes, Device, Kind};
 use crate::encode::{get_pe, ALPHABET, PE_FEATURES, WINDOW_LEN};
@@ -77,8 +78,14 @@ impl StructureNet {
 
 /// Model A: the pairing of every nucleotide of a window, in [-1, 1] (`(` → +1, `)` → −1, `.` → 0).
 pub struct Structure {
-    net: StructureNet,
+    net: Net,
     device: candle_core::Device,
+}
+
+/// The CPU runs the hand-written path (`structure_cpu`), a GPU the candle network.
+enum Net {
+    Candle(StructureNet),
+    Cpu(Box<StructureCpu>),
 }
 
 impl Structure {
@@ -94,8 +101,14 @@ impl Structure {
 
     fn from_bytes(bytes: &[u8], origin: Option<&Path>, device: &Device) -> Result<Self> {
         let cfg = StructureConfig::default();
+        let cpu = *device == Device::Cpu;
         let (net, device) = load::load(Kind::Structure, bytes, origin, device, |vb| {
-            StructureNet::load(vb, &cfg)
+            let net = StructureNet::load(vb, &cfg)?; // also checks the configuration
+            Ok(if cpu {
+                Net::Cpu(Box::new(StructureCpu::load(vb, &cfg)?))
+            } else {
+                Net::Candle(net)
+            })
         })?;
         Ok(Self { net, device })
     }
@@ -106,9 +119,13 @@ impl Structure {
     /// result of a window does not depend on the others in the slice.
     pub fn predict(&self, windows: &[&[u8]]) -> Result<Vec<f32>> {
         let x = input::channels_first(windows, None)?;
+        let net = match &self.net {
+            Net::Cpu(cpu) => return Ok(cpu.forward(&x)),
+            Net::Candle(net) => net,
+        };
         let per_pass = passes::per_pass(&self.device, CPU_WINDOWS_PER_PASS);
         passes::run(&x, ALPHABET.len(), per_pass, &self.device, |x, _| {
-            self.net.forward(&x)?.flatten_all()?.to_vec1::<f32>()
+            net.forward(&x)?.flatten_all()?.to_vec1::<f32>()
         })
     }
 }

@@ -1,0 +1,166 @@
+//! Row-wise loops of the CPU paths, each fused into one pass over a row so that the activations are
+//! read once: bias (+ ReLU / ELU), residual + bias + LayerNorm, softmax. Every value depends only on
+//! its own row, so results do not depend on how rows are batched.
+
+/// PyTorch's LayerNorm eps.
+const EPS: f32 = 1e-5;
+
+/// `row += bias` for every row of `x` (rows of `bias.len()` values).
+pub(crate) fn add_bias(x: &mut [f32], bias: &[f32]) {
+    for row in x.chunks_exact_mut(bias.len()) {
+        for (v, b) in row.iter_mut().zip(bias) {
+            *v += b;
+        }
+    }
+}
+
+/// `row = relu(row + bias)`.
+pub(crate) fn bias_relu(x: &mut [f32], bias: &[f32]) {
+    for row in x.chunks_exact_mut(bias.len()) {
+        for (v, b) in row.iter_mut().zip(bias) {
+            *v = (*v + b).max(0.0);
+        }
+    }
+}
+
+/// `row = elu(row + bias)` (alpha 1).
+pub(crate) fn bias_elu(x: &mut [f32], bias: &[f32]) {
+    for row in x.chunks_exact_mut(bias.len()) {
+        for (v, b) in row.iter_mut().zip(bias) {
+            let y = *v + b;
+            *v = if y > 0.0 { y } else { y.exp_m1() };
+        }
+    }
+}
+
+/// Partial sums per lane: a fixed summation order that the compiler can vectorise.
+const LANES: usize = 8;
+
+/// Sum of `x` in [`LANES`] interleaved partial sums.
+fn lane_sum(x: &[f32]) -> f32 {
+    let mut acc = [0.0f32; LANES];
+    let mut chunks = x.chunks_exact(LANES);
+    for c in &mut chunks {
+        for (a, v) in acc.iter_mut().zip(c) {
+            *a += v;
+        }
+    }
+    for (a, v) in acc.iter_mut().zip(chunks.remainder()) {
+        *a += v;
+    }
+    acc.iter().sum()
+}
+
+/// Post-norm residual: `x = LayerNorm(x + y + bias)` per row (rows of `bias.len()` values).
+pub(crate) fn residual_layer_norm(
+    x: &mut [f32],
+    y: &[f32],
+    bias: &[f32],
+    weight: &[f32],
+    shift: &[f32],
+) {
+    let d = bias.len();
+    for (row, add) in x.chunks_exact_mut(d).zip(y.chunks_exact(d)) {
+        for ((v, a), b) in row.iter_mut().zip(add).zip(bias) {
+            *v += a + b;
+        }
+        let mean = lane_sum(row) / d as f32;
+        for v in row.iter_mut() {
+            *v -= mean;
+        }
+        let mut acc = [0.0f32; LANES];
+        let mut chunks = row.chunks_exact(LANES);
+        for c in &mut chunks {
+            for (a, v) in acc.iter_mut().zip(c) {
+                *a += v * v;
+            }
+        }
+        for (a, v) in acc.iter_mut().zip(chunks.remainder()) {
+            *a += v * v;
+        }
+        let var = acc.iter().sum::<f32>() / d as f32;
+        let inv = 1.0 / (var + EPS).sqrt();
+        for ((v, w), s) in row.iter_mut().zip(weight).zip(shift) {
+            *v = *v * inv * w + s;
+        }
+    }
+}
+
+/// `exp(x)` for x ≤ 0 (Cephes' expf polynomial, ~1 ulp), branch-free so that loops vectorise.
+fn exp_nonpositive(x: f32) -> f32 {
+    const ROUND: f32 = 12_582_912.0; // 1.5·2^23: adding it rounds to an integer
+    let x = x.max(-87.0);
+    let t = x * std::f32::consts::LOG2_E + ROUND;
+    let n = t - ROUND;
+    let k = t.to_bits().wrapping_sub(ROUND.to_bits()) as i32; // n as an integer
+    let r = x - n * 0.693_359_4 + n * 2.121_944_4e-4;
+    let mut p = 1.987_569_1e-4f32;
+    p = p * r + 1.398_199_9e-3;
+    p = p * r + 8.333_452e-3;
+    p = p * r + 4.166_579_6e-2;
+    p = p * r + 1.666_666_5e-1;
+    p = p * r + 0.5;
+    let e = p * r * r + r + 1.0;
+    e * f32::from_bits(((k + 127) << 23) as u32)
+}
+
+/// Softmax of every row of `x` (rows of `width` values).
+pub(crate) fn softmax_rows(x: &mut [f32], width: usize) {
+    for row in x.chunks_exact_mut(width) {
+        let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        for v in row.iter_mut() {
+            *v = exp_nonpositive(*v - max);
+        }
+        let inv = 1.0 / lane_sum(row);
+        for v in row.iter_mut() {
+            *v *= inv;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layer_norm_centres_and_scales() {
+        let mut x = vec![1.0, 2.0, 3.0, 4.0];
+        residual_layer_norm(&mut x, &[0.0; 4], &[0.0; 4], &[1.0; 4], &[0.5; 4]);
+        let mean: f32 = x.iter().sum::<f32>() / 4.0;
+        assert!((mean - 0.5).abs() < 1e-6);
+        assert!((x[3] - x[0] - 2.0 * 1.5 / 1.25f32.sqrt()).abs() < 1e-3);
+    }
+
+    #[test]
+    fn softmax_sums_to_one() {
+        let mut x = vec![0.0, 1.0, 2.0, 1000.0, 1000.0, 1000.0];
+        softmax_rows(&mut x, 3);
+        assert!((x[..3].iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        assert!((x[3] - 1.0 / 3.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn exp_is_close() {
+        for i in 0..=1740 {
+            let x = -(i as f32) * 0.05; // down to -87, where it clamps
+            let (got, want) = (exp_nonpositive(x), x.exp());
+            assert!(
+                (got - want).abs() <= 2e-7 * want + 1e-38,
+                "exp({x}): {got} vs {want}"
+            );
+        }
+        assert_eq!(exp_nonpositive(0.0), 1.0);
+        assert!((0.0..2e-38).contains(&exp_nonpositive(-1000.0)));
+    }
+
+    #[test]
+    fn activations() {
+        let mut x = vec![-1.0, 2.0];
+        bias_relu(&mut x, &[0.5, 0.5]);
+        assert_eq!(x, [0.0, 2.5]);
+        let mut x = vec![-1.0, 2.0];
+        bias_elu(&mut x, &[0.0, 1.0]);
+        assert_eq!(x[1], 3.0);
+        assert!((x[0] - ((-1.0f32).exp() - 1.0)).abs() < 1e-7);
+    }
+}

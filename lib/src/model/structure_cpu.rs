@@ -1,0 +1,406 @@
+//! Model A on the CPU without candle's per-op dispatch: the same network as `StructureNet`, computed
+//! on plain f32 buffers that are allocated once per thread and reused for every tile of windows.
+//!
+//! Why: the transformer is ~0.8 GFLOP per window; candle allocates every intermediate tensor, makes
+//! permuted copies contiguous and spin-waits its threads inside each small op. Here each GEMM covers
+//! a whole tile (Q/K/V projection, output projection, feed-forward over `TILE`·100 rows), attention
+//! runs per (window, head), bias/activation/residual/LayerNorm are fused row loops, and threads take
+//! whole tiles (rayon), each GEMM single-threaded.
+//!
+//! Layout: time-major, row r = window·100 + position, channels along the row. The convolutions are
+//! GEMMs over im2col rows (`[x(t-1), x(t), x(t+1)]`, zero outside the window).
+//!
+//! A window's result is the same bytes whatever the tile, batch or thread count: every GEMM has
+//! ≥ 100 rows and a fixed shape otherwise (see `gemm_f32`), every other loop is per row.
+
+use std::sync::Mutex;
+
+use rayon::prelude::*;
+
+use super::config::StructureConfig;
+use super::cpu_ops::{add_bias, bias_elu, bias_relu, residual_layer_norm, softmax_rows};
+use super::gemm_f32::{matmul, Mat};
+use super::weights::Vb;
+use crate::encode::{get_pe, PE_FEATURES, WINDOW_LEN};
+
+/// Windows per tile: 400-row GEMMs amortise the weight packing while a tile's activations
+/// (~12 kB per row) stay near the L2 cache.
+const TILE: usize = 4;
+
+/// PyTorch's BatchNorm eps.
+const EPS: f32 = 1e-5;
+
+/// A weight tensor as a flat f32 vector.
+fn values(vb: &Vb, shape: &[usize], name: &str) -> candle_core::Result<Vec<f32>> {
+    vb.get(shape, name)?.flatten_all()?.to_vec1::<f32>()
+}
+
+/// `[rows, cols]` row-major → `[cols, rows]` row-major.
+fn transpose(w: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let mut t = vec![0.0; w.len()];
+    for r in 0..rows {
+        for c in 0..cols {
+            t[c * rows + r] = w[r * cols + c];
+        }
+    }
+    t
+}
+
+/// `nn.Linear` as `[in, out]` (the GEMM's right operand) and its bias.
+struct Dense {
+    weight: Vec<f32>,
+    bias: Vec<f32>,
+    input: usize,
+}
+
+impl Dense {
+    fn load(vb: &Vb, input: usize, output: usize) -> candle_core::Result<Self> {
+        let w = values(vb, &[output, input], "weight")?;
+        Ok(Self {
+            weight: transpose(&w, output, input),
+            bias: values(vb, &[output], "bias")?,
+            input,
+        })
+    }
+
+    fn output(&self) -> usize {
+        self.bias.len()
+    }
+
+    /// `out[rows, out] = x[rows, in] · W` (no bias: callers fuse it into the next loop).
+    fn apply(&self, out: &mut [f32], x: &[f32], rows: usize) {
+        let (i, o) = (self.input, self.output());
+        matmul(
+            &mut out[..rows * o],
+            o,
+            Mat::new(x, rows, i, i),
+            Mat::new(&self.weight, i, o, o),
+        );
+    }
+}
+
+/// Eval-mode BatchNorm folded to `x·scale + shift` (as `layers::BatchNorm`).
+struct Norm {
+    scale: Vec<f32>,
+    shift: Vec<f32>,
+}
+
+impl Norm {
+    fn load(vb: &Vb, c: usize) -> candle_core::Result<Self> {
+        let weight = values(vb, &[c], "weight")?;
+        let bias = values(vb, &[c], "bias")?;
+        let mean = values(vb, &[c], "running_mean")?;
+        let var = values(vb, &[c], "running_var")?;
+        let scale: Vec<f32> = var
+            .iter()
+            .zip(&weight)
+            .map(|(v, w)| (v + EPS).sqrt().recip() * w)
+            .collect();
+        let shift = bias
+            .iter()
+            .zip(&mean)
+            .zip(&scale)
+            .map(|((b, m), s)| b - m * s)
+            .collect();
+        Ok(Self { scale, shift })
+    }
+}
+
+/// `BN(ReLU(x))` then `Conv1d(k=3, p=1)` as one GEMM over im2col rows.
+struct NormConv {
+    norm: Norm,
+    /// `[3·cin, cout]`: row `k·cin + ci` holds `w[:, ci, k]`
+    weight: Vec<f32>,
+    bias: Vec<f32>,
+    cin: usize,
+}
+
+impl NormConv {
+    fn load(norm: &Vb, conv: &Vb, cin: usize, cout: usize) -> candle_core::Result<Self> {
+        let w = values(conv, &[cout, cin, 3], "weight")?;
+        let mut weight = vec![0.0; 3 * cin * cout];
+        for co in 0..cout {
+            for ci in 0..cin {
+                for k in 0..3 {
+                    weight[(k * cin + ci) * cout + co] = w[(co * cin + ci) * 3 + k];
+                }
+            }
+        }
+        Ok(Self {
+            norm: Norm::load(norm, cin)?,
+            weight,
+            bias: values(conv, &[cout], "bias")?,
+            cin,
+        })
+    }
+
+    /// `out[rows, cout] = conv(BN(ReLU(x)))` with bias; `x` is `[rows, cin]`, `col` scratch.
+    fn apply(&self, out: &mut [f32], x: &[f32], rows: usize, col: &mut [f32]) {
+        let (cin, cout) = (self.cin, self.bias.len());
+        let col = &mut col[..rows * 3 * cin];
+        // the middle third of each im2col row is BN(ReLU(x(t)))
+        for (c, xr) in col.chunks_exact_mut(3 * cin).zip(x.chunks_exact(cin)) {
+            let mid = &mut c[cin..2 * cin];
+            for (((m, v), s), h) in mid
+                .iter_mut()
+                .zip(xr)
+                .zip(&self.norm.scale)
+                .zip(&self.norm.shift)
+            {
+                *m = v.max(0.0) * s + h;
+            }
+        }
+        // the neighbours (zero padding at each window's ends)
+        for w in col.chunks_exact_mut(WINDOW_LEN * 3 * cin) {
+            for t in 0..WINDOW_LEN {
+                let row = t * 3 * cin;
+                if t == 0 {
+                    w[row..row + cin].fill(0.0);
+                } else {
+                    w.copy_within(row - 2 * cin..row - cin, row);
+                }
+                if t + 1 == WINDOW_LEN {
+                    w[row + 2 * cin..row + 3 * cin].fill(0.0);
+                } else {
+                    w.copy_within(row + 4 * cin..row + 5 * cin, row + 2 * cin);
+                }
+            }
+        }
+        matmul(
+            &mut out[..rows * cout],
+            cout,
+            Mat::new(col, rows, 3 * cin, 3 * cin),
+            Mat::new(&self.weight, 3 * cin, cout, cout),
+        );
+        add_bias(&mut out[..rows * cout], &self.bias);
+    }
+}
+
+/// One post-norm `TransformerEncoderLayer` (q rows of `in_proj` pre-scaled by 1/sqrt(hd)).
+struct Layer {
+    in_proj: Dense,
+    out_proj: Dense,
+    linear1: Dense,
+    linear2: Dense,
+    norm1: (Vec<f32>, Vec<f32>),
+    norm2: (Vec<f32>, Vec<f32>),
+}
+
+impl Layer {
+    fn load(vb: &Vb, e: usize, ff: usize, nhead: usize) -> candle_core::Result<Self> {
+        let attn = vb.pp("self_attn");
+        let scale = (1.0 / ((e / nhead) as f64).sqrt()) as f32;
+        let mut w = values(&attn, &[3 * e, e], "in_proj_weight")?;
+        let mut bias = values(&attn, &[3 * e], "in_proj_bias")?;
+        w[..e * e].iter_mut().for_each(|v| *v *= scale);
+        bias[..e].iter_mut().for_each(|v| *v *= scale);
+        let norm = |name: &str| -> candle_core::Result<(Vec<f32>, Vec<f32>)> {
+            let vb = vb.pp(name);
+            Ok((values(&vb, &[e], "weight")?, values(&vb, &[e], "bias")?))
+        };
+        Ok(Self {
+            in_proj: Dense {
+                weight: transpose(&w, 3 * e, e),
+                bias,
+                input: e,
+            },
+            out_proj: Dense::load(&attn.pp("out_proj"), e, e)?,
+            linear1: Dense::load(&vb.pp("linear1"), e, ff)?,
+            linear2: Dense::load(&vb.pp("linear2"), ff, e)?,
+            norm1: norm("norm1")?,
+            norm2: norm("norm2")?,
+        })
+    }
+}
+
+/// Activation buffers of one tile, reused across tiles and layers.
+struct Scratch {
+    col: Vec<f32>,
+    conv: Vec<f32>,
+    tmp: Vec<f32>,
+    x: Vec<f32>,
+    qkv: Vec<f32>,
+    scores: Vec<f32>,
+    attn: Vec<f32>,
+    hidden: Vec<f32>,
+}
+
+impl Scratch {
+    fn new(net: &StructureCpu) -> Self {
+        let rows = TILE * WINDOW_LEN;
+        let (e, c) = (net.d_model, net.width);
+        let ff = net.layers.first().map_or(0, |l| l.linear1.output());
+        Self {
+            col: vec![0.0; rows * 3 * c.max(net.stem.cin)],
+            conv: vec![0.0; rows * c],
+            tmp: vec![0.0; rows * c.max(e)],
+            x: vec![0.0; rows * e],
+            qkv: vec![0.0; rows * 3 * e],
+            scores: vec![0.0; WINDOW_LEN * WINDOW_LEN],
+            attn: vec![0.0; rows * e],
+            hidden: vec![0.0; rows * ff.max(net.hidden2first.output())],
+        }
+    }
+}
+
+/// Model A's weights, rearranged for the CPU path.
+pub(crate) struct StructureCpu {
+    stem: NormConv,
+    /// Per ResNet: the two `BN(ReLU(·)) → Conv` halves.
+    resnets: Vec<(NormConv, NormConv)>,
+    /// `get_pe(100, 100)`, [100, 111]
+    pe: Vec<f32>,
+    layers: Vec<Layer>,
+    hidden2first: Dense,
+    first2med: Dense,
+    med2tag: Dense,
+    width: usize,
+    d_model: usize,
+    nhead: usize,
+    /// Buffers of finished tasks, for the next call (~5 MB each: allocating them per call faults
+    /// their pages in again).
+    spare: Mutex<Vec<Scratch>>,
+}
+
+impl StructureCpu {
+    /// Reads the same tensors as `StructureNet::load` (which checks the configuration).
+    pub fn load(vb: &Vb, cfg: &StructureConfig) -> candle_core::Result<Self> {
+        let enc = &cfg.conv_in;
+        if enc.pool || enc.n_blocks == 0 {
+            candle_core::bail!("the CPU path expects the unpooled EncoderStr");
+        }
+        let t = &cfg.transformer;
+        let (e, c) = (t.d_model, enc.width);
+        let layers = vb.pp("conv_in").pp("conv_layers");
+        let stem = NormConv::load(&layers.pp(1), &layers.pp(2), enc.in_channels, c)?;
+        let resnets = (0..enc.n_blocks * enc.n_resnets)
+            .map(|i| {
+                let r = layers.pp(3 + i).pp("layers");
+                Ok((
+                    NormConv::load(&r.pp(1), &r.pp(2), c, c)?,
+                    NormConv::load(&r.pp(4), &r.pp(5), c, c)?,
+                ))
+            })
+            .collect::<candle_core::Result<_>>()?;
+        let encoder = vb.pp("transformer_encoder").pp("layers");
+        let layers = (0..t.n_layers)
+            .map(|i| Layer::load(&encoder.pp(i), e, t.dim_feedforward, t.nhead))
+            .collect::<candle_core::Result<_>>()?;
+        Ok(Self {
+            stem,
+            resnets,
+            pe: get_pe(WINDOW_LEN, WINDOW_LEN),
+            layers,
+            hidden2first: Dense::load(&vb.pp("hidden2first"), e, cfg.hidden)?,
+            first2med: Dense::load(&vb.pp("first2med"), cfg.hidden, cfg.med)?,
+            med2tag: Dense::load(&vb.pp("med2tag"), cfg.med, 1)?,
+            width: c,
+            d_model: e,
+            nhead: t.nhead,
+            spare: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// `x`: one-hot channels-first `[B, 4, 100]` → `[B, 100]`: one run of tiles per thread of the
+    /// rayon pool (how windows are grouped does not change their values).
+    pub fn forward(&self, x: &[f32]) -> Vec<f32> {
+        let per_window = self.stem.cin * WINDOW_LEN;
+        let windows = x.len() / per_window;
+        let mut out = vec![0.0; windows * WINDOW_LEN];
+        let tiles = windows.div_ceil(TILE);
+        let per_task = tiles.div_ceil(rayon::current_num_threads()).max(1) * TILE;
+        out.par_chunks_mut(per_task * WINDOW_LEN)
+            .zip(x.par_chunks(per_task * per_window))
+            .for_each(|(out, x)| {
+                let mut scratch = self.take_scratch();
+                for (out, x) in out
+                    .chunks_mut(TILE * WINDOW_LEN)
+                    .zip(x.chunks(TILE * per_window))
+                {
+                    self.tile(x, out, &mut scratch);
+                }
+                if let Ok(mut spare) = self.spare.lock() {
+                    spare.push(scratch);
+                }
+            });
+        out
+    }
+
+    fn take_scratch(&self) -> Scratch {
+        let reused = self.spare.lock().ok().and_then(|mut s| s.pop());
+        reused.unwrap_or_else(|| Scratch::new(self))
+    }
+
+    /// One tile of up to `TILE` windows.
+    fn tile(&self, x: &[f32], out: &mut [f32], s: &mut Scratch) {
+        let rows = out.len();
+        let (e, c, cin) = (self.d_model, self.width, self.stem.cin);
+        // channels-first input → time-major rows (ReLU/BN happen in the conv's im2col)
+        for (w, xw) in x.chunks_exact(cin * WINDOW_LEN).enumerate() {
+            for t in 0..WINDOW_LEN {
+                for ch in 0..cin {
+                    s.tmp[(w * WINDOW_LEN + t) * cin + ch] = xw[ch * WINDOW_LEN + t];
+                }
+            }
+        }
+        self.stem.apply(&mut s.conv, &s.tmp, rows, &mut s.col);
+        for (a, b) in &self.resnets {
+            a.apply(&mut s.tmp, &s.conv, rows, &mut s.col);
+            b.apply(&mut s.attn, &s.tmp, rows, &mut s.col);
+            for (v, y) in s.conv[..rows * c].iter_mut().zip(&s.attn) {
+                *v += y;
+            }
+        }
+        // cat([conv, pe]) along channels
+        for (r, xr) in s.x[..rows * e].chunks_exact_mut(e).enumerate() {
+            let t = r % WINDOW_LEN;
+            xr[..c].copy_from_slice(&s.conv[r * c..(r + 1) * c]);
+            xr[c..].copy_from_slice(&self.pe[t * PE_FEATURES..(t + 1) * PE_FEATURES]);
+        }
+        for layer in &self.layers {
+            self.layer(layer, rows, s);
+        }
+        self.hidden2first.apply(&mut s.hidden, &s.x, rows);
+        let h = self.hidden2first.output();
+        bias_elu(&mut s.hidden[..rows * h], &self.hidden2first.bias);
+        self.first2med.apply(&mut s.tmp, &s.hidden, rows);
+        let m = self.first2med.output();
+        bias_elu(&mut s.tmp[..rows * m], &self.first2med.bias);
+        // one output: a dot product per row
+        let (w, b) = (&self.med2tag.weight, self.med2tag.bias[0]);
+        for (o, hr) in out.iter_mut().zip(s.tmp.chunks_exact(m)) {
+            let dot: f32 = hr.iter().zip(w).map(|(a, b)| a * b).sum();
+            *o = (dot + b).tanh();
+        }
+    }
+
+    /// One transformer layer over the tile's rows, in place on `s.x`.
+    fn layer(&self, l: &Layer, rows: usize, s: &mut Scratch) {
+        let e = self.d_model;
+        let (hd, three) = (e / self.nhead, 3 * e);
+        l.in_proj.apply(&mut s.qkv, &s.x, rows);
+        add_bias(&mut s.qkv[..rows * three], &l.in_proj.bias);
+        for w in 0..rows / WINDOW_LEN {
+            let qkv = &s.qkv[w * WINDOW_LEN * three..(w + 1) * WINDOW_LEN * three];
+            let attn = &mut s.attn[w * WINDOW_LEN * e..(w + 1) * WINDOW_LEN * e];
+            for h in 0..self.nhead {
+                let q = Mat::new(&qkv[h * hd..], WINDOW_LEN, hd, three);
+                let k = Mat::new(&qkv[e + h * hd..], WINDOW_LEN, hd, three);
+                let v = Mat::new(&qkv[2 * e + h * hd..], WINDOW_LEN, hd, three);
+                matmul(&mut s.scores, WINDOW_LEN, q, k.t());
+                softmax_rows(&mut s.scores, WINDOW_LEN);
+                let p = Mat::new(&s.scores, WINDOW_LEN, WINDOW_LEN, WINDOW_LEN);
+                matmul(&mut attn[h * hd..], e, p, v);
+            }
+        }
+        l.out_proj.apply(&mut s.tmp, &s.attn, rows);
+        let (w, b) = (&l.norm1.0, &l.norm1.1);
+        residual_layer_norm(&mut s.x[..rows * e], &s.tmp, &l.out_proj.bias, w, b);
+        l.linear1.apply(&mut s.hidden, &s.x, rows);
+        let ff = l.linear1.output();
+        bias_relu(&mut s.hidden[..rows * ff], &l.linear1.bias);
+        l.linear2.apply(&mut s.tmp, &s.hidden, rows);
+        let (w, b) = (&l.norm2.0, &l.norm2.1);
+        residual_layer_norm(&mut s.x[..rows * e], &s.tmp, &l.linear2.bias, w, b);
+    }
+}
