@@ -11,11 +11,13 @@ E. coli windows. Held-out, reported only: positives.val.fa, test/v22_new_hairpin
 import argparse
 import os
 import subprocess
+import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "target/release/examples/prefilter-scores"
-LEVELS = {"safe": 16, "default": 23, "fast": 25}  # lib/src/prefilter.rs Level::min_score
+LEVELS = {"safe": 13, "default": 19, "fast": 20}  # lib/src/prefilter.rs Level::min_score
 
 
 def scores(mode, path):
@@ -27,11 +29,39 @@ def rates(values, keep):
     return "  ".join(f"{k} {sum(keep(v, t) for v in values) / len(values):.4f}" for k, t in LEVELS.items())
 
 
+def speed(shared, kb, threads):
+    """Wall time of `mire2e scan` on kb kilobases of BA000025.2 (from 1 Mb in), without and with
+    --prefilter, same reference-weight bundle as bench/bench.py."""
+    bins = ROOT / "target/release"
+    w = shared / "reference/weights"
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        seq = "".join(open(shared / "data/human_mhc/BA000025.2.fa").read().split("\n")[1:])
+        (tmp / "piece.fa").write_text(f">piece\n{seq[1_000_000:1_000_000 + kb * 1000]}\n")
+        subprocess.run([bins / "mire2e", "bundle", tmp / "b", "--name", "reference-hsa", "--structure",
+                        w / "synthetic-structure.safetensors", "--mfe", w / "hsa-mfe.safetensors",
+                        "--classifier", w / "synthetic-predictor.safetensors"], check=True, capture_output=True)
+        base = [bins / "mire2e", "scan", tmp / "piece.fa", "--model", tmp / "b", "-t", str(threads), "-q"]
+        times = {}
+        for label, extra in [("off", []), ("default", ["--prefilter"]), ("fast", ["--prefilter=fast"])]:
+            t = time.perf_counter()
+            subprocess.run(base + extra, check=True, stdout=subprocess.DEVNULL)
+            times[label] = time.perf_counter() - t
+        print(f"end-to-end mire2e scan, {kb} kb of BA000025.2, -t {threads} "
+              f"(load average {open('/proc/loadavg').read().split()[0]}):")
+        for label, t in times.items():
+            print(f"  prefilter {label}: {t:.1f} s, speed-up {times['off'] / t:.2f}x")
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--training", type=Path, default=ROOT.parent / "main/training/data")
     p.add_argument("--shared", type=Path, default=Path(os.environ.get("MIRE2E_SHARED", ROOT.parent / "shared")))
+    p.add_argument("--speed-kb", type=int, default=0, help="also time mire2e scan on this many kb")
+    p.add_argument("--threads", type=int, default=1)
     a = p.parse_args()
+    if a.speed_kb:
+        speed(a.shared, a.speed_kb, a.threads)
     passes = lambda s, t: s >= t
     skips = lambda s, t: s < t
     print("pass rate (share of hairpins reaching the models)")

@@ -19,12 +19,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = std::io::stdout();
     let mut out = BufWriter::new(out.lock());
     let params = Params::default();
-    // MIRE2E_STEM="gc,au,gu,mismatch,bulge,max_loop" tries other scores (tuning only).
+    // MIRE2E_STEM="gc,au,gu,mismatch,bulge,max_loop[,stack]" tries other scores (tuning only).
     let mut sc = Scoring::default();
     if let Ok(v) = std::env::var("MIRE2E_STEM") {
         let v: Vec<i32> = v.split(',').map(|x| x.parse()).collect::<Result<_, _>>()?;
         (sc.gc, sc.au, sc.gu, sc.mismatch, sc.bulge) = (v[0], v[1], v[2], v[3], v[4]);
         sc.max_loop = v[5] as usize;
+        sc.stack = v.get(6).copied().unwrap_or(0);
     }
     let stem_score = |seq: &[u8]| stem_score_with(seq, &sc);
     for path in files {

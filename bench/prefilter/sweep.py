@@ -3,6 +3,7 @@
 of the training hairpins and the share of C. elegans / E. coli windows it skips.
 
   python3 bench/prefilter/sweep.py POSITIVES.fa GENOME.fa...   (prefilter-scores example built)
+  SWEEP=stack python3 bench/prefilter/sweep.py ...               (the stacking-bonus sweep)
 """
 import itertools
 import os
@@ -22,8 +23,14 @@ def scores(mode, files, stem):
 def main():
     positives, genomes = sys.argv[1], sys.argv[2:]
     rows = []
-    for gc, au, gu, mm, bulge, loop in itertools.product([3], [2], [1, 0], [-2, -3, -4], [-2, -3, -5], [100, 25, 15]):
-        stem = f"{gc},{au},{gu},{mm},{bulge},{loop}"
+    # First sweep: pair scores, penalties and loop size, no stacking bonus.
+    first = [((3, 2, gu), mm, bulge, loop, 0)
+             for gu, mm, bulge, loop in itertools.product([1, 0], [-2, -3, -4], [-2, -3, -5], [100, 25, 15])]
+    # Second sweep: a bonus for stacked pairs, with smaller pair scores.
+    second = list(itertools.product([(3, 2, 1), (2, 1, 0), (1, 1, 0)], [-2, -3], [-3, -4], [25], [0, 1, 2, 3]))
+    grid = second if os.environ.get("SWEEP") == "stack" else first
+    for (gc, au, gu), mm, bulge, loop, stack in grid:
+        stem = f"{gc},{au},{gu},{mm},{bulge},{loop},{stack}"
         pos = sorted(scores("whole", [positives], stem))
         t = pos[len(pos) // 100]  # 99% of the positives score >= t
         gen = scores("windows", genomes, stem)

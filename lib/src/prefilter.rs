@@ -4,8 +4,10 @@
 //! A pre-miRNA is a stem-loop whose stem pairs ~20–30 nt almost perfectly; most genome windows
 //! hold no such inverted repeat. [`stem_score`] is the best local alignment of the window against
 //! its own reverse, scored on base pairing (a Smith–Waterman over the pairs `(i, j)`, `i < j`):
-//! Watson–Crick and G·U pairs add, mismatches and bulges subtract. It costs ~5,000 cells per
-//! 100-nt window (microseconds), against ~0.8 GFLOP for the Structure model.
+//! pairs add (more for G–C), stacked pairs add a bonus (a G·U pair only that), mismatches and
+//! bulges subtract, and the stem must close a hairpin loop of 3–25 nt (random windows hold many
+//! short, isolated complementary runs; hairpins one long stacked stem). It costs ~5,000 cells
+//! per 100-nt window (~25 µs), against ~0.8 GFLOP for the Structure model.
 //!
 //! The thresholds of [`Level`] were tuned on training hairpins only (`bench/prefilter/`); the
 //! held-out recall and the share of genome windows skipped are reported there.
@@ -26,6 +28,8 @@ pub struct Scoring {
     pub mismatch: i32,
     /// One unpaired base on one arm (a bulge, or the uneven part of an internal loop).
     pub bulge: i32,
+    /// Bonus of a pair stacked on the pair before it (stems are runs of stacked pairs).
+    pub stack: i32,
     /// Fewest unpaired bases closing a hairpin loop.
     pub min_loop: usize,
     /// Most unpaired bases inside the stem's innermost pair: a stem must end at a hairpin loop.
@@ -36,11 +40,12 @@ impl Default for Scoring {
     /// The values the thresholds of [`Level`] were tuned with.
     fn default() -> Self {
         Self {
-            gc: 3,
-            au: 2,
-            gu: 1,
-            mismatch: -3,
-            bulge: -3,
+            gc: 2,
+            au: 1,
+            gu: 0,
+            mismatch: -2,
+            bulge: -4,
+            stack: 1,
             min_loop: 3,
             max_loop: 25,
         }
@@ -64,9 +69,9 @@ impl Level {
     /// The minimum [`stem_score`] a window needs to be scored by the models.
     pub fn min_score(self) -> i32 {
         match self {
-            Level::Safe => 16,
-            Level::Default => 23,
-            Level::Fast => 25,
+            Level::Safe => 13,
+            Level::Default => 19,
+            Level::Fast => 20,
             Level::MinScore(s) => s,
         }
     }
@@ -116,16 +121,18 @@ impl FromStr for Level {
     }
 }
 
-/// The pairing score of two facing bases (letters `A C G U`, `T` read as `U`; anything else,
-/// such as `N`, does not pair).
-fn pair(s: &Scoring, a: u8, b: u8) -> i32 {
+/// The score of two facing bases when they pair (letters `A C G U`, `T` read as `U`), or `None`.
+fn pair(s: &Scoring, a: u8, b: u8) -> Option<i32> {
     match (a, b) {
-        (b'G', b'C') | (b'C', b'G') => s.gc,
-        (b'A', b'U' | b'T') | (b'U' | b'T', b'A') => s.au,
-        (b'G', b'U' | b'T') | (b'U' | b'T', b'G') => s.gu,
-        _ => s.mismatch,
+        (b'G', b'C') | (b'C', b'G') => Some(s.gc),
+        (b'A', b'U' | b'T') | (b'U' | b'T', b'A') => Some(s.au),
+        (b'G', b'U' | b'T') | (b'U' | b'T', b'G') => Some(s.gu),
+        _ => None,
     }
 }
+
+/// Far below any score, without overflowing when a penalty is added.
+const NONE: i32 = i32::MIN / 2;
 
 /// The score of the best stem in `seq`: the best local alignment of the 5' arm against the
 /// reverse of the 3' arm, on pairing (see the module docs). 0 for a sequence without pairs.
@@ -134,7 +141,7 @@ fn pair(s: &Scoring, a: u8, b: u8) -> i32 {
 ///
 /// ```
 /// use mire2e::prefilter::stem_score;
-/// assert_eq!(stem_score(b"GGGGAAAACCCC"), 12); // 4 G-C pairs around a 4-nt loop
+/// assert_eq!(stem_score(b"GGGGAAAACCCC"), 11); // 4 stacked G-C pairs (2 + 3 x 3) around a loop
 /// assert_eq!(stem_score(b"AAAAAAAAAAAA"), 0);
 /// ```
 pub fn stem_score(seq: &[u8]) -> i32 {
@@ -144,25 +151,39 @@ pub fn stem_score(seq: &[u8]) -> i32 {
 /// [`stem_score`] with other scores.
 pub fn stem_score_with(seq: &[u8], s: &Scoring) -> i32 {
     let n = seq.len();
-    // h[j] holds row i-1 (5' position i-1 paired with 3' position j) while row i is computed
-    // from j = n-1 down, so `h[j + 1]` is still row i-1 and `right` is row i at j+1.
-    let mut prev = vec![0i32; n + 1];
-    let mut row = vec![0i32; n + 1];
+    // Cell (i, j) faces 5' base i with 3' base j; a stem runs from its outer pair inwards, so
+    // (i, j) follows (i-1, j+1) (a pair or mismatch) or (i-1, j) / (i, j+1) (a bulge).
+    // `p`: best stem whose last cell is a pair; `x`: ... whose last cell is a mismatch or bulge.
+    // Rows i-1 (`p0`, `x0`) and i (`p1`, `x1`), j from n-1 down.
+    let (mut p0, mut x0) = (vec![NONE; n + 1], vec![NONE; n + 1]);
+    let (mut p1, mut x1) = (vec![NONE; n + 1], vec![NONE; n + 1]);
     let mut best = 0;
     for i in 0..n {
         let a = seq[i];
-        row[n] = 0;
+        p1[n] = NONE;
+        x1[n] = NONE;
         for j in (i + s.min_loop + 1..n).rev() {
-            let paired = prev[j + 1] + pair(s, a, seq[j]);
-            let bulge = prev[j].max(row[j + 1]) + s.bulge;
-            let h = paired.max(bulge).max(0);
-            row[j] = h;
-            // Only a stem closing a hairpin loop counts (the alignment runs from the outside in).
-            if j - i - 1 <= s.max_loop {
-                best = best.max(h);
+            let before = p0[j + 1].max(x0[j + 1]);
+            let bulge = p0[j].max(x0[j]).max(p1[j + 1]).max(x1[j + 1]) + s.bulge;
+            match pair(s, a, seq[j]) {
+                Some(score) => {
+                    // A pair starts a stem or extends one, stacked on a pair or not.
+                    let p = score + (p0[j + 1] + s.stack).max(x0[j + 1]).max(0);
+                    p1[j] = p;
+                    x1[j] = bulge;
+                    // Only a stem closing a hairpin loop counts.
+                    if j - i - 1 <= s.max_loop {
+                        best = best.max(p);
+                    }
+                }
+                None => {
+                    p1[j] = NONE;
+                    x1[j] = (before + s.mismatch).max(bulge);
+                }
             }
         }
-        std::mem::swap(&mut prev, &mut row);
+        std::mem::swap(&mut p0, &mut p1);
+        std::mem::swap(&mut x0, &mut x1);
     }
     best
 }
@@ -195,14 +216,14 @@ mod tests {
     fn perfect_stem_scores_its_pairs() {
         let arm = b"GCAUGCAUGC";
         let s = [&arm[..], b"AAAA", &reverse_complement(arm)].concat();
-        // 6 G-C (3) + 4 A-U (2)
-        assert_eq!(stem_score(&s), 26);
+        // 6 G-C (2) + 4 A-U (1) + 9 stacks (1)
+        assert_eq!(stem_score(&s), 25);
     }
 
     #[test]
     fn loop_must_hold_three_bases() {
         // One G-C pair at most: a second one would leave fewer than 3 loop bases.
-        assert_eq!(stem_score(b"GGGCCC"), 3);
+        assert_eq!(stem_score(b"GGGCCC"), 2);
         assert_eq!(stem_score(b"GCCG"), 0);
     }
 
@@ -214,8 +235,10 @@ mod tests {
         bulged.insert(9, b'A');
         let clean = stem_score(&[&arm[..], b"AAAA", &back].concat());
         let with_bulge = stem_score(&[&bulged[..], b"AAAA", &back].concat());
+        // The bulge costs its penalty and the stacking bonus it interrupts.
+        let s = Scoring::default();
         assert!(
-            with_bulge >= clean + Scoring::default().bulge && with_bulge < clean,
+            with_bulge >= clean + s.bulge - s.stack && with_bulge < clean,
             "{with_bulge} vs {clean}"
         );
     }
