@@ -36,8 +36,9 @@ pub struct Args {
     /// Also write `seq`, `structure` and `pairing` per window (about 1 kB per window).
     #[arg(long)]
     full: bool,
-    /// Skip the models for windows without a hairpin-like stem (opt-in; about 1% of known
-    /// hairpins lost at `default`). LEVEL: `safe`, `default`, `fast`, or a minimum stem score.
+    /// Skip the models for windows without a hairpin-like stem (opt-in; at `default` about 38%
+    /// of human windows skipped and 1–1.5% of known hairpins lost; at `safe` 5% and ~0%: see
+    /// bench/prefilter/README.md). LEVEL: `safe`, `default`, `fast`, or a minimum stem score.
     /// Every window keeps its row: skipped ones get mfe and score 0, and a `stem` column is added
     /// (the window's stem score; rows with stem below the minimum were skipped).
     #[arg(long, value_name = "LEVEL", num_args = 0..=1, require_equals = true,
