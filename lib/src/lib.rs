@@ -19,6 +19,7 @@ pub mod import;
 pub mod model;
 pub mod npy;
 pub mod pipeline;
+pub mod prefilter;
 pub mod stream;
 pub mod train;
 pub mod window;

@@ -8,6 +8,7 @@ use crate::candidates::Hit;
 use crate::error::Result;
 use crate::fasta::{self, Record};
 use crate::model::{Attention, Classifier, Device, Kind, Mfe, Structure};
+use crate::prefilter::{self, Level};
 use crate::stream::{self, Header, Writer};
 use crate::window::{self, Window, Windows, WINDOW_LENGTH};
 
@@ -114,6 +115,10 @@ impl Cascade {
 pub struct ScanColumns {
     /// Also write `seq`, `structure` and `pairing` (about 1 kB per window).
     pub full: bool,
+    /// Run only the windows this [`prefilter`] level passes through the models, and add a `stem`
+    /// column (the window's [`prefilter::stem_score`]). Skipped windows keep their row, with
+    /// `mfe` and `score` 0 (and, with `full`, no pairs).
+    pub prefilter: Option<Level>,
 }
 
 /// Totals of a scan.
@@ -125,6 +130,8 @@ pub struct ScanSummary {
     pub windows: u64,
     /// Windows skipped by the N / soft-mask filters.
     pub skipped: u64,
+    /// Windows written without running the models, as the prefilter rejected them.
+    pub prefiltered: u64,
     /// Windows scoring at or above the threshold.
     pub hits: Vec<Hit>,
 }
@@ -146,6 +153,9 @@ pub fn scan_header(meta: Vec<String>, columns: ScanColumns) -> Header {
         names.extend(["seq", "structure", "pairing"]);
     }
     names.extend(["mfe", "score"]);
+    if columns.prefilter.is_some() {
+        names.push("stem");
+    }
     Header {
         meta,
         columns: names.into_iter().map(str::to_owned).collect(),
@@ -171,6 +181,13 @@ pub fn scan<R: BufRead, W: Write>(
     progress: &dyn Fn(u64),
     mut checkpoints: Option<Checkpoints<'_, W>>,
 ) -> Result<ScanSummary> {
+    if columns.prefilter.is_some() && batching.attention == Attention::BatchCompat {
+        return Err(crate::Error::Invalid(
+            "the prefilter changes which windows share a batch: it cannot be used with \
+             batch-compat attention"
+                .to_owned(),
+        ));
+    }
     let mut summary = ScanSummary::default();
     let mut record = Record::default();
     let mut chunk: Vec<Window> = Vec::with_capacity(batching.chunk());
@@ -200,8 +217,23 @@ pub fn scan<R: BufRead, W: Write>(
             if chunk.is_empty() {
                 break;
             }
-            let seqs: Vec<&[u8]> = chunk.iter().map(|w| w.seq.as_slice()).collect();
-            let out = cascade.run(&seqs, batching)?;
+            let stems: Vec<i32> = match columns.prefilter {
+                Some(_) => chunk
+                    .iter()
+                    .map(|w| prefilter::stem_score(&w.seq))
+                    .collect(),
+                None => Vec::new(),
+            };
+            let min_stem = columns.prefilter.map_or(i32::MIN, Level::min_score);
+            let kept: Vec<usize> = (0..chunk.len())
+                .filter(|&i| stems.get(i).is_none_or(|&s| s >= min_stem))
+                .collect();
+            let seqs: Vec<&[u8]> = kept.iter().map(|&i| chunk[i].seq.as_slice()).collect();
+            let mut out = cascade.run(&seqs, batching)?;
+            if kept.len() < chunk.len() {
+                summary.prefiltered += (chunk.len() - kept.len()) as u64;
+                out = scatter(out, &kept, chunk.len());
+            }
             for (i, w) in chunk.iter().enumerate() {
                 let score = out.score[i];
                 if threshold.is_some_and(|t| score >= t) {
@@ -216,7 +248,8 @@ pub fn scan<R: BufRead, W: Write>(
                 let structure = columns
                     .full
                     .then(|| &out.structure[i * WINDOW_LENGTH..(i + 1) * WINDOW_LENGTH]);
-                text.write(writer, &record.id, w, structure, out.mfe[i], score)?;
+                let stem = stems.get(i).copied();
+                text.write(writer, &record.id, w, structure, out.mfe[i], score, stem)?;
             }
             summary.windows += chunk.len() as u64;
             progress(chunk.len() as u64);
@@ -229,6 +262,22 @@ pub fn scan<R: BufRead, W: Write>(
     Ok(summary)
 }
 
+/// Spreads the outputs of the `kept` windows over `n` rows; the others get zeros.
+fn scatter(kept_out: Outputs, kept: &[usize], n: usize) -> Outputs {
+    let mut out = Outputs {
+        structure: vec![0.0; n * WINDOW_LENGTH],
+        mfe: vec![0.0; n],
+        score: vec![0.0; n],
+    };
+    for (k, &i) in kept.iter().enumerate() {
+        out.mfe[i] = kept_out.mfe[k];
+        out.score[i] = kept_out.score[k];
+        out.structure[i * WINDOW_LENGTH..(i + 1) * WINDOW_LENGTH]
+            .copy_from_slice(&kept_out.structure[k * WINDOW_LENGTH..(k + 1) * WINDOW_LENGTH]);
+    }
+    out
+}
+
 /// Reused text buffers for one output row.
 #[derive(Default)]
 struct RowText {
@@ -238,9 +287,11 @@ struct RowText {
     pairing: String,
     mfe: String,
     score: String,
+    stem: String,
 }
 
 impl RowText {
+    #[allow(clippy::too_many_arguments)]
     fn write<W: Write>(
         &mut self,
         writer: &mut Writer<W>,
@@ -249,6 +300,7 @@ impl RowText {
         structure: Option<&[f32]>,
         mfe: f32,
         score: f32,
+        stem: Option<i32>,
     ) -> Result<()> {
         use std::fmt::Write as _;
         self.start.clear();
@@ -259,16 +311,22 @@ impl RowText {
         stream::push_f32(&mut self.mfe, mfe);
         self.score.clear();
         stream::push_f32(&mut self.score, score);
+        self.stem.clear();
+        if let Some(stem) = stem {
+            let _ = write!(self.stem, "{stem}");
+        }
+        let tail: &[&str] = if stem.is_some() {
+            &[&self.mfe, &self.score, &self.stem]
+        } else {
+            &[&self.mfe, &self.score]
+        };
         let strand = if w.strand == window::Strand::Forward {
             "+"
         } else {
             "-"
         };
         match structure {
-            None => writer.write_row(
-                [seq_id, &self.start, &self.end, strand],
-                &[&self.mfe, &self.score],
-            ),
+            None => writer.write_row([seq_id, &self.start, &self.end, strand], tail),
             Some(values) => {
                 self.dot_bracket.clear();
                 stream::push_dot_bracket(&mut self.dot_bracket, values, stream::PAIRING_THRESHOLD);
@@ -285,7 +343,7 @@ impl RowText {
                         &self.dot_bracket,
                         &self.pairing,
                     ],
-                    &[&self.mfe, &self.score],
+                    tail,
                 )
             }
         }
