@@ -103,10 +103,8 @@ def make_input(folder, kb):
 
 def make_bundle(folder, bins):
     """Our model bundle from the reference weights (synthetic structure/classifier, real hsa MFE),
-    the same weights bench/original.py gives the original; models/default when it exists."""
-    default = ROOT / "models/default"
-    if default.is_dir():
-        return default, "models/default (the original is given the reference weights: different weights!)"
+    the same weights bench/original.py gives the original (models/default would run the same
+    FLOPs, but the side by side should hold everything but the code fixed)."""
     w = SHARED / "reference/weights"
     bundle = folder / "reference-hsa"
     run_child([bins / "mire2e", "bundle", bundle, "--name", "reference-hsa",

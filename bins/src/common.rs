@@ -52,6 +52,16 @@ pub fn init_logging(verbose: u8, quiet: u8) {
 /// The library spreads windows over this pool; candle's own worker pools (which spin-wait inside
 /// every small op and ignore this pool) are made single-threaded, before candle first reads them.
 pub fn init_threads(threads: usize) -> anyhow::Result<()> {
+    init_pool(threads, false)
+}
+
+/// [`init_threads`] for training: candle's autograd ops run on all `threads` inside each op (a
+/// training step is one large graph, not independent passes).
+pub fn init_training_threads(threads: usize) -> anyhow::Result<()> {
+    init_pool(threads, true)
+}
+
+fn init_pool(threads: usize, candle_parallel: bool) -> anyhow::Result<()> {
     let threads = if threads == 0 {
         std::thread::available_parallelism().map_or(1, usize::from)
     } else {
@@ -65,8 +75,9 @@ pub fn init_threads(threads: usize) -> anyhow::Result<()> {
             log::debug!("thread pool: {e}");
             Ok::<(), anyhow::Error>(())
         })?;
-    std::env::set_var("CANDLE_NUM_THREADS", "1");
-    std::env::set_var("RAYON_NUM_THREADS", "1"); // candle's matmul threads
+    let candle = if candle_parallel { threads } else { 1 }.to_string();
+    std::env::set_var("CANDLE_NUM_THREADS", &candle);
+    std::env::set_var("RAYON_NUM_THREADS", &candle); // candle's matmul threads
     Ok(())
 }
 

@@ -111,7 +111,7 @@ pub fn run(
     data: &[(&str, &Path)],
     train: impl FnOnce(&TrainConfig, &mut dyn Observer) -> anyhow::Result<Outcome>,
 ) -> anyhow::Result<()> {
-    crate::common::init_threads(args.threads)?;
+    crate::common::init_training_threads(args.threads)?;
     let start = Instant::now();
     // create the outputs first: a bad path fails before hours of training
     let out = Output::create(&args.output)?;

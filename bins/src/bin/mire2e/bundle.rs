@@ -1,6 +1,6 @@
 //! `mire2e bundle`: make a model bundle folder from three safetensors files.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use mire2e::bundle::{self, FileEntry, Files, Manifest, ARCHITECTURE, MANIFEST};
@@ -27,6 +27,13 @@ pub struct Args {
     /// One or two sentences on what the weights are and where they come from.
     #[arg(long)]
     description: Option<String>,
+    /// The manifest's `training` record: a JSON file. Without it, the training records that
+    /// `train` writes beside each weights file (`FILE.json`) are collected, if present.
+    #[arg(long, value_name = "JSON")]
+    training: Option<PathBuf>,
+    /// The manifest's `metrics` record: a JSON file.
+    #[arg(long, value_name = "JSON")]
+    metrics: Option<PathBuf>,
     /// Logging (-q / -v).
     #[command(flatten)]
     common: mire2e_cli::common::Common,
@@ -45,7 +52,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         .dir
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
+        .unwrap_or(Path::new("."));
     let tmp = tempfile::Builder::new()
         .prefix(".mire2e-bundle-")
         .tempdir_in(parent)?;
@@ -66,8 +73,14 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             classifier: copy(&args.classifier, "classifier.safetensors")?,
         },
         description: args.description.clone(),
-        training: serde_json::Value::Null,
-        metrics: serde_json::Value::Null,
+        training: match &args.training {
+            Some(path) => read_json(path)?,
+            None => sidecar_records(args)?,
+        },
+        metrics: match &args.metrics {
+            Some(path) => read_json(path)?,
+            None => serde_json::Value::Null,
+        },
     };
     std::fs::write(
         tmp.path().join(MANIFEST),
@@ -77,4 +90,33 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         .with_context(|| format!("cannot create {}", args.dir.display()))?;
     log::info!("wrote bundle {}", args.dir.display());
     Ok(())
+}
+
+fn read_json(path: &Path) -> anyhow::Result<serde_json::Value> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{}: not valid JSON", path.display()))
+}
+
+/// `{structure, mfe, classifier}` from the `FILE.json` records `train` leaves beside its outputs
+/// (null when none of the three has one).
+fn sidecar_records(args: &Args) -> anyhow::Result<serde_json::Value> {
+    let mut records = serde_json::Map::new();
+    for (stage, weights) in [
+        ("structure", &args.structure),
+        ("mfe", &args.mfe),
+        ("classifier", &args.classifier),
+    ] {
+        let mut name = weights.clone().into_os_string();
+        name.push(".json");
+        let sidecar = PathBuf::from(name);
+        if sidecar.is_file() {
+            records.insert(stage.into(), read_json(&sidecar)?);
+        }
+    }
+    Ok(if records.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::Value::Object(records)
+    })
 }

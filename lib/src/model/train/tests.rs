@@ -114,5 +114,13 @@ fn saved_weights_reproduce_the_training_model() {
     let loaded =
         crate::model::Structure::load_from_buffer(&bytes, &crate::model::Device::Cpu).unwrap();
     let got = loaded.predict(&seqs).unwrap();
-    assert_eq!(got, want);
+    // prediction takes the hand-written CPU path (structure_cpu), training candle's: the same
+    // network summed in another order, so equal to within the parity tolerance, not bit for bit
+    assert_eq!(got.len(), want.len());
+    let worst = got
+        .iter()
+        .zip(&want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    assert!(worst < 1e-4, "worst |Δ| {worst}");
 }
