@@ -66,8 +66,8 @@ def v22_new_hairpins(shared: str) -> list[tuple[str, str]]:
 class Runner:
     """Runs binaries, logs each command line (the reproduction record) and its wall time."""
 
-    def __init__(self, bin_dir: str | None, out: str, threads: int):
-        self.bin_dir, self.out, self.threads = bin_dir, out, threads
+    def __init__(self, bin_dir: str | None, out: str):
+        self.bin_dir = bin_dir
         self.log = open(os.path.join(out, "commands.txt"), "w")
 
     def exe(self, name: str) -> str:
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
 
     os.makedirs(a.out, exist_ok=True)
-    r = Runner(a.bin_dir, a.out, a.threads)
+    r = Runner(a.bin_dir, a.out)
     common = ["--model", a.model, "--threads", str(a.threads), "-q"]
     mhc = os.path.join(a.shared, "data", "human_mhc")
     ba_fa, bed = os.path.join(mhc, "BA000025.2.fa"), os.path.join(mhc, "hsa_miRBase_v22_hairpins_in_region.bed")
@@ -147,12 +147,10 @@ def main(argv: list[str] | None = None) -> int:
     loci = [(int(x[1]), int(x[2])) for x in (l.split("\t") for l in open(bed)) if x[0] == "BA000025.2"]
     with open(p("future.tsv"), "w") as out, open(p("v22_new.tsv")) as hp, open(p("ba.tsv")) as ba:
         header = None
-        for line in hp:
-            if not line.startswith("#"):
-                header = header or line
-                out.write(line)
-            else:
-                out.write(line)
+        for line in hp:  # the hairpin scan whole: metadata, header, rows
+            if header is None and not line.startswith("#"):
+                header = line
+            out.write(line)
         kept = dropped = 0
         cols = header.rstrip("\n").split("\t")
         i_start, i_end = cols.index("start"), cols.index("end")
