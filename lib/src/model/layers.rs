@@ -336,14 +336,7 @@ impl EncoderLayer {
             return self.forward_train(x, n, s, ctx);
         }
         let e = x.dim(1)?;
-        let (h, hd) = (self.nhead, e / self.nhead);
-        let qkv = self
-            .in_proj
-            .forward(x)?
-            .reshape((n, s, 3, h, hd))?
-            .permute((2, 0, 3, 1, 4))?
-            .contiguous()?; // [3, N, H, S, hd]
-        let (q, k, v) = (qkv.get(0)?, qkv.get(1)?, qkv.get(2)?); // q already scaled by 1/sqrt(hd)
+        let (q, k, v) = self.heads(x, n, s)?;
         let att = candle_nn::ops::softmax_last_dim(&q.matmul(&k.t()?)?)?; // [N, H, S, S]
         let a = att.matmul(&v)?.transpose(1, 2)?.reshape((n * s, e))?;
         let x = self.norm1.forward(&(x + self.out_proj.forward(&a)?)?)?;
@@ -353,19 +346,25 @@ impl EncoderLayer {
 }
 
 impl EncoderLayer {
-    /// Train mode: dropout (p 0.1) on the attention weights, after attention, inside and after the
-    /// feed-forward block, as PyTorch's layer; differentiable softmax.
-    fn forward_train(&self, x: &Tensor, n: usize, s: usize, ctx: &TrainCtx) -> Result<Tensor> {
-        let p = TRANSFORMER_DROPOUT;
-        let e = x.dim(1)?;
-        let (h, hd) = (self.nhead, e / self.nhead);
+    /// q, k, v per head, each [N, H, S, hd], from the fused projection (q already scaled by
+    /// 1/sqrt(hd)).
+    fn heads(&self, x: &Tensor, n: usize, s: usize) -> Result<(Tensor, Tensor, Tensor)> {
+        let (h, hd) = (self.nhead, x.dim(1)? / self.nhead);
         let qkv = self
             .in_proj
             .forward(x)?
             .reshape((n, s, 3, h, hd))?
             .permute((2, 0, 3, 1, 4))?
-            .contiguous()?;
-        let (q, k, v) = (qkv.get(0)?, qkv.get(1)?, qkv.get(2)?);
+            .contiguous()?; // [3, N, H, S, hd]
+        Ok((qkv.get(0)?, qkv.get(1)?, qkv.get(2)?))
+    }
+
+    /// Train mode: dropout (p 0.1) on the attention weights, after attention, inside and after the
+    /// feed-forward block, as PyTorch's layer; differentiable softmax.
+    fn forward_train(&self, x: &Tensor, n: usize, s: usize, ctx: &TrainCtx) -> Result<Tensor> {
+        let p = TRANSFORMER_DROPOUT;
+        let e = x.dim(1)?;
+        let (q, k, v) = self.heads(x, n, s)?;
         let att = candle_nn::ops::softmax(&q.matmul(&k.t()?.contiguous()?)?, D::Minus1)?;
         let att = ctx.dropout(&att, p)?;
         let a = att
