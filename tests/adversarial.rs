@@ -8,8 +8,9 @@
 #[path = "support/mod.rs"]
 mod support;
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::{Command as Process, Stdio};
+use std::process::{Command as Process, Output, Stdio};
 
 use assert_cmd::cargo::CommandCargoExt;
 
@@ -17,6 +18,19 @@ fn data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../tests/data/adversarial")
         .join(name)
+}
+
+/// Runs `bin args.. input extra.. -q` with no stdin.
+fn run(bin: &str, args: &[&str], input: &Path, extra: &[&OsStr]) -> Output {
+    Process::cargo_bin(bin)
+        .unwrap()
+        .args(args)
+        .arg(input)
+        .args(extra)
+        .arg("-q")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
 }
 
 /// Runs `bin args.. input` (with `-q`, so that only errors reach stderr) and checks the error
@@ -28,14 +42,7 @@ fn assert_refused(bin: &str, args: &[&str], input: &Path, message: &str) {
 
 /// [`assert_refused`] where the bad file is `name`, given in `args`.
 fn assert_refused_naming(bin: &str, args: &[&str], input: &Path, name: &str, message: &str) {
-    let out = Process::cargo_bin(bin)
-        .unwrap()
-        .args(args)
-        .arg(input)
-        .arg("-q")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let out = run(bin, args, input, &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     let case = format!("{bin} {args:?} {name}");
     assert!(!stderr.contains("panicked"), "{case}: {stderr}");
@@ -57,16 +64,7 @@ fn assert_refused_naming(bin: &str, args: &[&str], input: &Path, name: &str, mes
     assert!(out.stdout.is_empty(), "{case}: partial output on stdout");
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().join("out.tsv");
-    let out = Process::cargo_bin(bin)
-        .unwrap()
-        .args(args)
-        .arg(input)
-        .arg("-o")
-        .arg(&target)
-        .arg("-q")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let out = run(bin, args, input, &["-o".as_ref(), target.as_os_str()]);
     assert_eq!(out.status.code(), Some(1), "{case} -o");
     let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert!(left.is_empty(), "{case}: -o left {left:?}");
@@ -74,14 +72,7 @@ fn assert_refused_naming(bin: &str, args: &[&str], input: &Path, name: &str, mes
 
 /// Runs `bin args.. input` and expects success; returns stdout.
 fn assert_accepted(bin: &str, args: &[&str], input: &Path) -> Vec<u8> {
-    let out = Process::cargo_bin(bin)
-        .unwrap()
-        .args(args)
-        .arg(input)
-        .arg("-q")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let out = run(bin, args, input, &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success() && !stderr.contains("panicked"),
