@@ -162,25 +162,42 @@ pub fn scan_header(meta: Vec<String>, columns: ScanColumns) -> Header {
     }
 }
 
+/// What a scan runs and writes, whatever its input and output.
+#[derive(Clone, Copy)]
+pub struct ScanJob<'a> {
+    /// The three models.
+    pub cascade: &'a Cascade,
+    /// Window length, step, strands and filters.
+    pub params: &'a window::Params,
+    /// Chunks, model batches and attention.
+    pub batching: &'a Batching,
+    /// Columns beyond the scores.
+    pub columns: ScanColumns,
+    /// Collect hits (windows scoring at or above it) for candidate loci.
+    pub threshold: Option<f32>,
+}
+
 /// Scans every record of `reader` through the cascade and writes one row per window.
 ///
 /// Windows flow in chunks (see [`Batching::chunk`]) in the original's order (per record, `+` then
 /// `-`), so compat mode reproduces the original's batches; memory holds one record and one chunk.
-/// `threshold` collects hits for candidate loci; `progress` is told how many windows were done.
-/// With `checkpoints`, the records it names as done are skipped (after checking that the input
-/// has them, in that order) and it hears of every record finished.
-#[allow(clippy::too_many_arguments)]
+/// `progress` is told how many windows were done. With `checkpoints`, the records it names as done
+/// are skipped (after checking that the input has them, in that order) and it hears of every
+/// record finished.
 pub fn scan<R: BufRead, W: Write>(
     reader: &mut fasta::Reader<R>,
-    cascade: &Cascade,
-    params: &window::Params,
-    batching: &Batching,
-    columns: ScanColumns,
-    threshold: Option<f32>,
+    job: ScanJob<'_>,
     writer: &mut Writer<W>,
     progress: &dyn Fn(u64),
     mut checkpoints: Option<Checkpoints<'_, W>>,
 ) -> Result<ScanSummary> {
+    let ScanJob {
+        cascade,
+        params,
+        batching,
+        columns,
+        threshold,
+    } = job;
     if columns.prefilter.is_some() && batching.attention == Attention::BatchCompat {
         return Err(crate::Error::Invalid(
             "the prefilter changes which windows share a batch: it cannot be used with \

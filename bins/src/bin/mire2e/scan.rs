@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use mire2e::candidates::Hit;
 use mire2e::fasta;
-use mire2e::pipeline::{self, Cascade, Checkpoints, ScanColumns};
+use mire2e::pipeline::{self, Cascade, Checkpoints, ScanColumns, ScanJob};
 use mire2e::prefilter::Level;
 use mire2e::stream::{self, Writer};
 use mire2e::window::WINDOW_LENGTH;
@@ -90,23 +90,20 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     };
     let header = pipeline::scan_header(meta, columns);
     let threshold = bed.as_ref().map(|c| c.threshold);
+    let job = ScanJob {
+        cascade: &cascade,
+        params: &params,
+        batching: &batching,
+        columns,
+        threshold,
+    };
     let bar = progress::counter("windows", args.common.quiet > 0);
     let progress = |n| bar.inc(n);
     let mut summary;
     let out = &args.common.output;
     if out.as_os_str() == "-" {
         let mut writer = Writer::new(Output::create(out)?, &header)?;
-        summary = pipeline::scan(
-            &mut reader,
-            &cascade,
-            &params,
-            &batching,
-            columns,
-            threshold,
-            &mut writer,
-            &progress,
-            None,
-        )?;
+        summary = pipeline::scan(&mut reader, job, &mut writer, &progress, None)?;
         bar.finish_and_clear();
         writer.into_inner().commit()?;
         write_bed(bed, &mut summary)?;
@@ -151,11 +148,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         };
         let scanned = pipeline::scan(
             &mut reader,
-            &cascade,
-            &params,
-            &batching,
-            columns,
-            threshold,
+            job,
             &mut writer,
             &progress,
             Some(Checkpoints {
