@@ -29,6 +29,7 @@
 
 mod classifier;
 pub mod config;
+mod cpu_layers;
 mod cpu_ops;
 mod device;
 mod gemm_f32;
