@@ -210,9 +210,17 @@ impl EncoderConv {
         })
     }
 
-    /// `out = conv(BN(ReLU(x)))` with bias over a tile of windows of `len` positions; `x` (`cin`
-    /// channels) and `out` (`cout`) in the padded layout, `norm` scratch.
-    pub fn apply(&self, out: &mut [f32], x: &[f32], len: usize, norm: &mut [f32]) {
+    /// `out = conv(BN(ReLU(x + x_bias)))` over a tile of windows of `len` positions, without this
+    /// conv's bias (the caller adds it in its next pass over `out`); `x` (`cin` channels) and `out`
+    /// (`cout`) in the padded layout, `x_bias` the previous conv's bias, `norm` scratch.
+    pub fn apply(
+        &self,
+        out: &mut [f32],
+        x: &[f32],
+        x_bias: Option<&[f32]>,
+        len: usize,
+        norm: &mut [f32],
+    ) {
         let (cin, cout) = (self.cin, self.bias.len());
         let rows = padded_rows(len);
         let norm = &mut norm[..rows * cin];
@@ -223,29 +231,36 @@ impl EncoderConv {
             n[..cin].fill(0.0);
             n[(len + 1) * cin..].fill(0.0);
             let inner = cin..(len + 1) * cin;
-            for (nr, xr) in n[inner.clone()]
+            let rows = n[inner.clone()]
                 .chunks_exact_mut(cin)
-                .zip(x[inner].chunks_exact(cin))
-            {
-                for (((m, v), s), h) in nr
-                    .iter_mut()
-                    .zip(xr)
-                    .zip(&self.norm.scale)
-                    .zip(&self.norm.shift)
-                {
-                    *m = v.max(0.0) * s + h;
+                .zip(x[inner].chunks_exact(cin));
+            let (scale, shift) = (&self.norm.scale, &self.norm.shift);
+            match x_bias {
+                Some(bias) => {
+                    for (nr, xr) in rows {
+                        for ((((m, v), b), s), h) in
+                            nr.iter_mut().zip(xr).zip(bias).zip(scale).zip(shift)
+                        {
+                            *m = (v + b).max(0.0) * s + h;
+                        }
+                    }
+                }
+                None => {
+                    for (nr, xr) in rows {
+                        for (((m, v), s), h) in nr.iter_mut().zip(xr).zip(scale).zip(shift) {
+                            *m = v.max(0.0) * s + h;
+                        }
+                    }
                 }
             }
         }
         // GEMM row r (im2col row centred on padded row r + 1) → out row r + 1
-        let out = &mut out[cout..(rows - 1) * cout];
         matmul(
-            out,
+            &mut out[cout..(rows - 1) * cout],
             cout,
             Mat::new(norm, rows - 2, 3 * cin, cin),
             Mat::new(&self.weight, 3 * cin, cout, cout),
         );
-        add_bias(out, &self.bias);
     }
 }
 
@@ -345,15 +360,20 @@ impl PooledEncoder {
                 }
             }
         }
-        self.stem.apply(&mut s.x, &s.t, WINDOW_LEN, &mut s.norm);
+        self.stem
+            .apply(&mut s.x, &s.t, None, WINDOW_LEN, &mut s.norm);
+        add_bias(&mut s.x[..padded_rows(WINDOW_LEN) * c], &self.stem.bias);
         let mut len = WINDOW_LEN;
         for (g, group) in self.groups.iter().enumerate() {
+            let values = padded_rows(len) * c;
             for (a, b) in group {
-                a.apply(&mut s.t, &s.x, len, &mut s.norm);
-                b.apply(&mut s.y, &s.t, len, &mut s.norm);
-                let values = padded_rows(len) * c;
-                for (v, y) in s.x[..values].iter_mut().zip(&s.y) {
-                    *v += y;
+                // x + conv_b(BN(ReLU(conv_a(BN(ReLU(x)))))), each bias added in the next pass
+                a.apply(&mut s.t, &s.x, None, len, &mut s.norm);
+                b.apply(&mut s.y, &s.t, Some(&a.bias), len, &mut s.norm);
+                for (xr, yr) in s.x[..values].chunks_exact_mut(c).zip(s.y.chunks_exact(c)) {
+                    for ((v, y), bias) in xr.iter_mut().zip(yr).zip(&b.bias) {
+                        *v += y + bias;
+                    }
                 }
             }
             // AvgPool1d(2), floor: (x(2t) + x(2t+1)) / 2; an odd last position is dropped
