@@ -2,11 +2,6 @@
 //! `nn.Linear` as a GEMM operand, eval-mode BatchNorm folded to scale/shift, and
 //! `BN(ReLU(·)) → Conv1d(k=3, p=1)` as one GEMM over im2col rows.
 
-use std::sync::Mutex;
-
-use rayon::prelude::*;
-
-use super::config::{EncoderConfig, TransformerConfig};
 use super::cpu_ops::add_bias;
 use super::gemm_f32::{matmul, Mat};
 use super::weights::Vb;
@@ -163,7 +158,8 @@ impl NormConv {
 
 // ---------------------------------------------------------------------------------------------
 // The pooled `Encoder` (MFE, Classifier), the transformer layer's weights and the per-thread
-// plumbing of the CPU paths.
+// plumbing of the CPU paths. The GEMM and row-loop paths are spelled out: this part does not depend
+// on which of them the blocks above import.
 
 /// Windows per encoder tile. Always full (padded with zero windows), so that every conv GEMM has the
 /// same shape whatever the batch: 110 rows at the Classifier's deepest level (8 × (12 + 2) − 2).
@@ -256,11 +252,11 @@ impl EncoderConv {
             }
         }
         // GEMM row r (im2col row centred on padded row r + 1) → out row r + 1
-        matmul(
+        super::gemm_f32::matmul(
             &mut out[cout..(rows - 1) * cout],
             cout,
-            Mat::new(norm, rows - 2, 3 * cin, cin),
-            Mat::new(&self.weight, 3 * cin, cout, cout),
+            super::gemm_f32::Mat::new(norm, rows - 2, 3 * cin, cin),
+            super::gemm_f32::Mat::new(&self.weight, 3 * cin, cout, cout),
         );
     }
 }
@@ -282,7 +278,7 @@ pub(crate) struct EncoderScratch {
 }
 
 impl PooledEncoder {
-    pub fn load(vb: &Vb, cfg: &EncoderConfig) -> candle_core::Result<Self> {
+    pub fn load(vb: &Vb, cfg: &super::config::EncoderConfig) -> candle_core::Result<Self> {
         let (cin, c) = (cfg.in_channels, cfg.width);
         if !cfg.pool || cfg.n_blocks == 0 {
             candle_core::bail!("the CPU path expects a pooled Encoder");
@@ -363,7 +359,7 @@ impl PooledEncoder {
         }
         self.stem
             .apply(&mut s.x, &s.t, None, WINDOW_LEN, &mut s.norm);
-        add_bias(&mut s.x[..padded_rows(WINDOW_LEN) * c], &self.stem.bias);
+        super::cpu_ops::add_bias(&mut s.x[..padded_rows(WINDOW_LEN) * c], &self.stem.bias);
         let mut len = WINDOW_LEN;
         for (g, group) in self.groups.iter().enumerate() {
             let values = padded_rows(len) * c;
@@ -415,7 +411,7 @@ pub(crate) struct TransformerLayer {
 }
 
 impl TransformerLayer {
-    pub fn load(vb: &Vb, cfg: &TransformerConfig) -> candle_core::Result<Self> {
+    pub fn load(vb: &Vb, cfg: &super::config::TransformerConfig) -> candle_core::Result<Self> {
         let (e, ff) = (cfg.d_model, cfg.dim_feedforward);
         let attn = vb.pp("self_attn");
         let scale = (1.0 / ((e / cfg.nhead) as f64).sqrt()) as f32;
@@ -444,11 +440,11 @@ impl TransformerLayer {
 
 /// Buffers of finished tasks, for the next call (allocating them per call faults their pages in
 /// again).
-pub(crate) struct Spare<S>(Mutex<Vec<S>>);
+pub(crate) struct Spare<S>(std::sync::Mutex<Vec<S>>);
 
 impl<S> Default for Spare<S> {
     fn default() -> Self {
-        Self(Mutex::new(Vec::new()))
+        Self(std::sync::Mutex::new(Vec::new()))
     }
 }
 
@@ -475,6 +471,7 @@ pub(crate) fn par_runs(
     align: usize,
     run: impl Fn(&[f32], &mut [f32]) + Sync,
 ) {
+    use rayon::prelude::*;
     let windows = out.len() / per_out;
     let per_task = windows
         .div_ceil(rayon::current_num_threads())
