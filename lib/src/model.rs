@@ -28,6 +28,7 @@
 //! shape, float dtype) before anything is built, and any others in the file are ignored.
 
 mod classifier;
+mod classifier_cpu;
 pub mod config;
 mod cpu_layers;
 mod cpu_ops;
@@ -37,6 +38,7 @@ mod input;
 mod layers;
 mod load;
 mod mfe;
+mod mfe_cpu;
 mod passes;
 mod structure;
 mod structure_cpu;

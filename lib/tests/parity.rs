@@ -293,6 +293,21 @@ fn window_attention_does_not_depend_on_batching() {
         assert!(bitwise, "chunks of {size}: worst |Δ| {d:e}");
     }
 
+    // the CPU path of Window (hand-written) against candle's: BatchCompat on one window is
+    // per-window attention through the candle network
+    let candle: Vec<f32> = windows
+        .iter()
+        .enumerate()
+        .flat_map(|(i, w)| {
+            let s = &g.structure[i * WINDOW_LEN..(i + 1) * WINDOW_LEN];
+            c.predict(&[w], s, &g.mfe[i..=i], Attention::BatchCompat)
+                .unwrap()
+        })
+        .collect();
+    let d = worst(&all, &candle);
+    println!("classifier (window), CPU path vs candle network: worst |Δ| {d:e}");
+    assert!(d <= TOLERANCE, "CPU path vs candle: {d:e}");
+
     // structure and MFE are per window too
     let few = &windows[..9];
     let st = Structure::load(&g.weights[0], &cpu).unwrap();

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use candle_core::Tensor;
 
+use super::classifier_cpu::ClassifierCpu;
 use super::config::ClassifierConfig;
 use super::layers::{BatchNorm, Encoder, EncoderLayer, Linear, TransformerEncoder};
 use super::train::TrainCtx;
@@ -133,6 +134,9 @@ impl ClassifierNet {
 /// Model C: the probability that a window holds a pre-miRNA (softmax class 0).
 pub struct Classifier {
     net: ClassifierNet,
+    /// On the CPU, the hand-written path of `Attention::Window` (`classifier_cpu`); `BatchCompat`
+    /// and a GPU take the candle network.
+    cpu: Option<Box<ClassifierCpu>>,
     device: candle_core::Device,
 }
 
@@ -149,10 +153,17 @@ impl Classifier {
 
     fn from_bytes(bytes: &[u8], origin: Option<&Path>, device: &Device) -> Result<Self> {
         let cfg = ClassifierConfig::default();
-        let (net, device) = load::load(Kind::Classifier, bytes, origin, device, |vb| {
-            ClassifierNet::load(vb, &cfg)
+        let cpu = *device == Device::Cpu;
+        let ((net, cpu), device) = load::load(Kind::Classifier, bytes, origin, device, |vb| {
+            let net = ClassifierNet::load(vb, &cfg)?; // also checks the configuration
+            let cpu = if cpu {
+                Some(Box::new(ClassifierCpu::load(vb, &cfg)?))
+            } else {
+                None
+            };
+            Ok((net, cpu))
         })?;
-        Ok(Self { net, device })
+        Ok(Self { net, cpu, device })
     }
 
     /// One score per window. `structure` (`windows.len() × 100`) and `mfe` (`windows.len()`) are the
@@ -170,6 +181,9 @@ impl Classifier {
     ) -> Result<Vec<f32>> {
         input::expect_len("MFE values", mfe.len(), windows.len(), windows.len())?;
         let x = input::channels_first(windows, Some(structure))?;
+        if let (Some(cpu), Attention::Window) = (&self.cpu, attention) {
+            return Ok(cpu.forward(&x, mfe));
+        }
         let per_pass = match attention {
             Attention::Window => passes::per_pass(&self.device, CPU_WINDOWS_PER_PASS),
             Attention::BatchCompat => usize::MAX, // the slice is one batch of the original

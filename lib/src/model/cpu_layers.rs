@@ -155,3 +155,416 @@ impl NormConv {
         add_bias(&mut out[..rows * cout], &self.bias);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The pooled `Encoder` (MFE, Classifier), the transformer layer's weights and the per-thread
+// plumbing of the CPU paths. The GEMM and row-loop paths are spelled out: this part does not depend
+// on which of them the blocks above import.
+
+/// Windows per encoder tile. Always full (padded with zero windows), so that every conv GEMM has the
+/// same shape whatever the batch: 110 rows at the Classifier's deepest level (8 × (12 + 2) − 2).
+/// 16 measured the same; 8 keeps a tile's buffers (~0.8 MB) well inside the L2 cache.
+pub(crate) const ENCODER_TILE: usize = 8;
+
+/// Rows of a tile of windows of `len` positions in the padded layout: each window's rows are framed
+/// by one row before and one after (its conv's zero padding, or scratch).
+fn padded_rows(len: usize) -> usize {
+    ENCODER_TILE * (len + 2)
+}
+
+/// `BN(ReLU(x))` then `Conv1d(k=3, p=1)`, over windows of any length (the pooled encoders run at
+/// 100, 50, 25 and 12 positions), in the padded layout.
+///
+/// Why the padded layout: with `BN(ReLU(x))` written between zero rows, the conv's im2col row `t`,
+/// `[x(t-1), x(t), x(t+1)]`, is the contiguous slice starting at row `t - 1`, so the GEMM reads the
+/// normalised rows in place (row stride `cin`, `3·cin` columns) instead of an im2col copy three times
+/// their size. The GEMM also computes the rows that straddle two windows; they land on the frame
+/// rows of the output, which nothing reads.
+pub(crate) struct EncoderConv {
+    norm: Norm,
+    /// `[3·cin, cout]`: row `k·cin + ci` holds `w[:, ci, k]`
+    weight: Vec<f32>,
+    bias: Vec<f32>,
+    cin: usize,
+}
+
+impl EncoderConv {
+    pub fn load(norm: &Vb, conv: &Vb, cin: usize, cout: usize) -> candle_core::Result<Self> {
+        let w = values(conv, &[cout, cin, 3], "weight")?;
+        let mut weight = vec![0.0; 3 * cin * cout];
+        for co in 0..cout {
+            for ci in 0..cin {
+                for k in 0..3 {
+                    weight[(k * cin + ci) * cout + co] = w[(co * cin + ci) * 3 + k];
+                }
+            }
+        }
+        Ok(Self {
+            norm: Norm::load(norm, cin)?,
+            weight,
+            bias: values(conv, &[cout], "bias")?,
+            cin,
+        })
+    }
+
+    /// `out = conv(BN(ReLU(x + x_bias)))` over a tile of windows of `len` positions, without this
+    /// conv's bias (the caller adds it in its next pass over `out`); `x` (`cin` channels) and `out`
+    /// (`cout`) in the padded layout, `x_bias` the previous conv's bias, `norm` scratch.
+    pub fn apply(
+        &self,
+        out: &mut [f32],
+        x: &[f32],
+        x_bias: Option<&[f32]>,
+        len: usize,
+        norm: &mut [f32],
+    ) {
+        let (cin, cout) = (self.cin, self.bias.len());
+        let rows = padded_rows(len);
+        let norm = &mut norm[..rows * cin];
+        for (n, x) in norm
+            .chunks_exact_mut((len + 2) * cin)
+            .zip(x.chunks_exact((len + 2) * cin))
+        {
+            n[..cin].fill(0.0);
+            n[(len + 1) * cin..].fill(0.0);
+            let inner = cin..(len + 1) * cin;
+            let rows = n[inner.clone()]
+                .chunks_exact_mut(cin)
+                .zip(x[inner].chunks_exact(cin));
+            let (scale, shift) = (&self.norm.scale, &self.norm.shift);
+            match x_bias {
+                Some(bias) => {
+                    for (nr, xr) in rows {
+                        for ((((m, v), b), s), h) in
+                            nr.iter_mut().zip(xr).zip(bias).zip(scale).zip(shift)
+                        {
+                            *m = (v + b).max(0.0) * s + h;
+                        }
+                    }
+                }
+                None => {
+                    for (nr, xr) in rows {
+                        for (((m, v), s), h) in nr.iter_mut().zip(xr).zip(scale).zip(shift) {
+                            *m = v.max(0.0) * s + h;
+                        }
+                    }
+                }
+            }
+        }
+        // GEMM row r (im2col row centred on padded row r + 1) → out row r + 1
+        super::gemm_f32::matmul(
+            &mut out[cout..(rows - 1) * cout],
+            cout,
+            super::gemm_f32::Mat::new(norm, rows - 2, 3 * cin, cin),
+            super::gemm_f32::Mat::new(&self.weight, 3 * cin, cout, cout),
+        );
+    }
+}
+
+/// `Encoder` (`pool: true`): ReLU → BN → Conv, then per group `n_resnets` ResNets and AvgPool1d(2).
+pub(crate) struct PooledEncoder {
+    stem: EncoderConv,
+    /// Per group, per ResNet: its two `BN(ReLU(·)) → Conv` halves.
+    groups: Vec<Vec<(EncoderConv, EncoderConv)>>,
+    width: usize,
+}
+
+/// Activations of one encoder tile, time-major in the padded layout.
+pub(crate) struct EncoderScratch {
+    norm: Vec<f32>,
+    x: Vec<f32>,
+    t: Vec<f32>,
+    y: Vec<f32>,
+}
+
+impl PooledEncoder {
+    pub fn load(vb: &Vb, cfg: &super::config::EncoderConfig) -> candle_core::Result<Self> {
+        let (cin, c) = (cfg.in_channels, cfg.width);
+        if !cfg.pool || cfg.n_blocks == 0 {
+            candle_core::bail!("the CPU path expects a pooled Encoder");
+        }
+        // the deepest ResNets run at 100 / 2^(n_blocks - 1) positions
+        let deepest = padded_rows(WINDOW_LEN >> (cfg.n_blocks - 1)) - 2;
+        if deepest <= 64 {
+            candle_core::bail!("{deepest} conv rows per tile is too few");
+        }
+        let layers = vb.pp("conv_layers");
+        let stem = EncoderConv::load(&layers.pp(1), &layers.pp(2), cin, c)?;
+        let mut index = 3;
+        let mut groups = Vec::with_capacity(cfg.n_blocks);
+        for _ in 0..cfg.n_blocks {
+            let mut group = Vec::with_capacity(cfg.n_resnets);
+            for _ in 0..cfg.n_resnets {
+                let r = layers.pp(index).pp("layers");
+                group.push((
+                    EncoderConv::load(&r.pp(1), &r.pp(2), c, c)?,
+                    EncoderConv::load(&r.pp(4), &r.pp(5), c, c)?,
+                ));
+                index += 1;
+            }
+            groups.push(group);
+            index += 1; // the AvgPool1d takes an index
+        }
+        Ok(Self {
+            stem,
+            groups,
+            width: c,
+        })
+    }
+
+    /// Input values per window (channels-first `[cin, 100]`).
+    pub fn inputs(&self) -> usize {
+        self.stem.cin * WINDOW_LEN
+    }
+
+    /// Positions after the last pooling.
+    pub fn out_len(&self) -> usize {
+        WINDOW_LEN >> self.groups.len()
+    }
+
+    /// Values per window of [`forward`](Self::forward)'s output.
+    pub fn features(&self) -> usize {
+        self.width * self.out_len()
+    }
+
+    pub fn scratch(&self) -> EncoderScratch {
+        let values = padded_rows(WINDOW_LEN) * self.width.max(self.stem.cin);
+        EncoderScratch {
+            norm: vec![0.0; values],
+            x: vec![0.0; values],
+            t: vec![0.0; values],
+            y: vec![0.0; values],
+        }
+    }
+
+    /// Up to `ENCODER_TILE` windows: channels-first input `[n, cin, 100]` → `out`, per window the
+    /// `[width, out_len]` map flattened channel-major (the original's `view`s read that memory).
+    pub fn forward(&self, x: &[f32], out: &mut [f32], s: &mut EncoderScratch) {
+        let cin = self.stem.cin;
+        let n = x.len() / (cin * WINDOW_LEN);
+        assert!(n <= ENCODER_TILE, "{n} windows for an encoder tile");
+        let c = self.width;
+        // channels-first → time-major rows; windows past n are zeros (the tile is always full)
+        let per = (WINDOW_LEN + 2) * cin;
+        s.t[n * per..ENCODER_TILE * per].fill(0.0);
+        for (xw, tw) in x
+            .chunks_exact(cin * WINDOW_LEN)
+            .zip(s.t.chunks_exact_mut(per))
+        {
+            for t in 0..WINDOW_LEN {
+                for ch in 0..cin {
+                    tw[(t + 1) * cin + ch] = xw[ch * WINDOW_LEN + t];
+                }
+            }
+        }
+        self.stem
+            .apply(&mut s.x, &s.t, None, WINDOW_LEN, &mut s.norm);
+        super::cpu_ops::add_bias(&mut s.x[..padded_rows(WINDOW_LEN) * c], &self.stem.bias);
+        let mut len = WINDOW_LEN;
+        for (g, group) in self.groups.iter().enumerate() {
+            let values = padded_rows(len) * c;
+            for (a, b) in group {
+                // x + conv_b(BN(ReLU(conv_a(BN(ReLU(x)))))), each bias added in the next pass
+                a.apply(&mut s.t, &s.x, None, len, &mut s.norm);
+                b.apply(&mut s.y, &s.t, Some(&a.bias), len, &mut s.norm);
+                for (xr, yr) in s.x[..values].chunks_exact_mut(c).zip(s.y.chunks_exact(c)) {
+                    for ((v, y), bias) in xr.iter_mut().zip(yr).zip(&b.bias) {
+                        *v += y + bias;
+                    }
+                }
+            }
+            // AvgPool1d(2), floor: (x(2t) + x(2t+1)) / 2; an odd last position is dropped
+            let half = len / 2;
+            let last = g + 1 == self.groups.len();
+            for w in 0..if last { n } else { ENCODER_TILE } {
+                for t in 0..half {
+                    let a = &s.x[(w * (len + 2) + 2 * t + 1) * c..][..c];
+                    let b = &s.x[(w * (len + 2) + 2 * t + 2) * c..][..c];
+                    if last {
+                        let o = &mut out[w * c * half..(w + 1) * c * half];
+                        for (ch, (a, b)) in a.iter().zip(b).enumerate() {
+                            o[ch * half + t] = (a + b) * 0.5;
+                        }
+                    } else {
+                        let o = &mut s.t[(w * (half + 2) + t + 1) * c..][..c];
+                        for ((o, a), b) in o.iter_mut().zip(a).zip(b) {
+                            *o = (a + b) * 0.5;
+                        }
+                    }
+                }
+            }
+            std::mem::swap(&mut s.x, &mut s.t);
+            len = half;
+        }
+    }
+}
+
+/// One post-norm `TransformerEncoderLayer`: `in_proj` with its q rows pre-scaled by 1/sqrt(hd).
+pub(crate) struct TransformerLayer {
+    pub in_proj: Dense,
+    pub out_proj: Dense,
+    pub linear1: Dense,
+    pub linear2: Dense,
+    /// LayerNorm (weight, bias)
+    pub norm1: (Vec<f32>, Vec<f32>),
+    pub norm2: (Vec<f32>, Vec<f32>),
+}
+
+impl TransformerLayer {
+    pub fn load(vb: &Vb, cfg: &super::config::TransformerConfig) -> candle_core::Result<Self> {
+        let (e, ff) = (cfg.d_model, cfg.dim_feedforward);
+        let attn = vb.pp("self_attn");
+        let scale = (1.0 / ((e / cfg.nhead) as f64).sqrt()) as f32;
+        let mut w = values(&attn, &[3 * e, e], "in_proj_weight")?;
+        let mut bias = values(&attn, &[3 * e], "in_proj_bias")?;
+        w[..e * e].iter_mut().for_each(|v| *v *= scale);
+        bias[..e].iter_mut().for_each(|v| *v *= scale);
+        let norm = |name: &str| -> candle_core::Result<(Vec<f32>, Vec<f32>)> {
+            let vb = vb.pp(name);
+            Ok((values(&vb, &[e], "weight")?, values(&vb, &[e], "bias")?))
+        };
+        Ok(Self {
+            in_proj: Dense {
+                weight: transpose(&w, 3 * e, e),
+                bias,
+                input: e,
+            },
+            out_proj: Dense::load(&attn.pp("out_proj"), e, e)?,
+            linear1: Dense::load(&vb.pp("linear1"), e, ff)?,
+            linear2: Dense::load(&vb.pp("linear2"), ff, e)?,
+            norm1: norm("norm1")?,
+            norm2: norm("norm2")?,
+        })
+    }
+}
+
+/// Buffers of finished tasks, for the next call (allocating them per call faults their pages in
+/// again).
+pub(crate) struct Spare<S>(std::sync::Mutex<Vec<S>>);
+
+impl<S> Default for Spare<S> {
+    fn default() -> Self {
+        Self(std::sync::Mutex::new(Vec::new()))
+    }
+}
+
+impl<S> Spare<S> {
+    pub fn take(&self, new: impl FnOnce() -> S) -> S {
+        let reused = self.0.lock().ok().and_then(|mut s| s.pop());
+        reused.unwrap_or_else(new)
+    }
+
+    pub fn put(&self, s: S) {
+        if let Ok(mut spare) = self.0.lock() {
+            spare.push(s);
+        }
+    }
+}
+
+/// Splits the windows of `x` (`per_window` inputs each) and `out` (`per_out` outputs each) into one
+/// run per thread of the rayon pool, a multiple of `align` windows each, and calls `run` on each.
+pub(crate) fn par_runs(
+    x: &[f32],
+    per_window: usize,
+    out: &mut [f32],
+    per_out: usize,
+    align: usize,
+    run: impl Fn(&[f32], &mut [f32]) + Sync,
+) {
+    use rayon::prelude::*;
+    let windows = out.len() / per_out;
+    let per_task = windows
+        .div_ceil(rayon::current_num_threads())
+        .next_multiple_of(align)
+        .max(align);
+    out.par_chunks_mut(per_task * per_out)
+        .zip(x.par_chunks(per_task * per_window))
+        .for_each(|(out, x)| run(x, out));
+}
+
+/// Weights and inputs for the tests of the CPU paths against the candle networks.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::path::PathBuf;
+
+    use candle_core::{Device, Tensor};
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    use crate::encode::WINDOW_LEN;
+    use crate::model::weights::Source;
+    use crate::model::{input, specs, Kind};
+
+    /// Random weights for every tensor `kind` reads: weights uniform in ±1/sqrt(fan-in) (PyTorch's
+    /// default init; larger ones saturate the Classifier's attention softmax, which then amplifies
+    /// rounding differences), norm scales and variances in [0.5, 1.5], biases, shifts and means in
+    /// ±0.2, the positional table in ±1.
+    pub fn random_weights(kind: Kind, seed: u64) -> Source {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let tensors = specs(kind)
+            .into_iter()
+            .filter(|s| s.used)
+            .map(|s| {
+                let n: usize = s.shape.iter().product();
+                let vector = s.shape.len() == 1;
+                let (lo, hi) =
+                    if s.name.ends_with("running_var") || (vector && s.name.ends_with("weight")) {
+                        (0.5, 1.5)
+                    } else if vector {
+                        (-0.2, 0.2)
+                    } else if s.name == "PE.pe" {
+                        (-1.0, 1.0)
+                    } else {
+                        let a = ((n / s.shape[0]) as f32).sqrt().recip();
+                        (-a, a)
+                    };
+                let v: Vec<f32> = (0..n).map(|_| rng.random_range(lo..hi)).collect();
+                (s.name, Tensor::from_vec(v, s.shape, &Device::Cpu).unwrap())
+            })
+            .collect();
+        Source::Tensors(tensors, Device::Cpu)
+    }
+
+    /// `n` random windows (with some N) and structure values in [-1, 1], channels-first
+    /// `[n, 5, 100]`.
+    pub fn random_input(n: usize, seed: u64) -> Vec<f32> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let windows: Vec<Vec<u8>> = (0..n)
+            .map(|_| {
+                (0..WINDOW_LEN)
+                    .map(|_| b"ACGUACGUACGUN"[rng.random_range(0..13)])
+                    .collect()
+            })
+            .collect();
+        let refs: Vec<&[u8]> = windows.iter().map(Vec::as_slice).collect();
+        let structure: Vec<f32> = (0..n * WINDOW_LEN)
+            .map(|_| rng.random_range(-1.0..1.0))
+            .collect();
+        input::channels_first(&refs, Some(&structure)).unwrap()
+    }
+
+    /// A file of `shared/reference/weights/`, when the shared folder is there.
+    pub fn reference_weights(file: &str) -> Option<Vec<u8>> {
+        let shared = std::env::var_os("MIRE2E_SHARED").map_or_else(
+            || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
+            PathBuf::from,
+        );
+        std::fs::read(shared.join("reference/weights").join(file)).ok()
+    }
+
+    /// Largest |a − b| (NaN counts as infinite).
+    pub fn worst(a: &[f32], b: &[f32]) -> f32 {
+        assert_eq!(a.len(), b.len());
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| {
+                let d = (x - y).abs();
+                if d.is_nan() {
+                    f32::INFINITY
+                } else {
+                    d
+                }
+            })
+            .fold(0.0, f32::max)
+    }
+}

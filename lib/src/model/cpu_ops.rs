@@ -1,6 +1,6 @@
 //! Row-wise loops of the CPU paths, each fused into one pass over a row so that the activations are
-//! read once: bias (+ ReLU / ELU), residual + bias + LayerNorm, softmax. Every value depends only on
-//! its own row, so results do not depend on how rows are batched.
+//! read once: bias (+ ReLU / ELU, + BatchNorm), residual + bias + LayerNorm, softmax, dot products.
+//! Every value depends only on its own row, so results do not depend on how rows are batched.
 
 /// PyTorch's LayerNorm eps.
 const EPS: f32 = 1e-5;
@@ -33,6 +33,36 @@ pub(crate) fn bias_elu(x: &mut [f32], bias: &[f32]) {
     }
 }
 
+/// `row = elu(row + bias)` as [`bias_elu`], vectorised: ELU as `exp(y) − 1` (candle's formula)
+/// with [`exp_nonpositive`] instead of a libm call per value.
+pub(crate) fn bias_elu_vec(x: &mut [f32], bias: &[f32]) {
+    for row in x.chunks_exact_mut(bias.len()) {
+        for (v, b) in row.iter_mut().zip(bias) {
+            *v = elu(*v + b);
+        }
+    }
+}
+
+/// `row = elu(row + bias)·scale + shift`: ELU as in [`bias_elu_vec`], then an eval-mode BatchNorm
+/// (the MLP heads of MFE and Classifier).
+pub(crate) fn bias_elu_norm(x: &mut [f32], bias: &[f32], scale: &[f32], shift: &[f32]) {
+    for row in x.chunks_exact_mut(bias.len()) {
+        for (((v, b), s), h) in row.iter_mut().zip(bias).zip(scale).zip(shift) {
+            *v = elu(*v + b) * s + h;
+        }
+    }
+}
+
+/// ELU (alpha 1), branch-free: both sides are computed and one selected (NaN stays NaN).
+pub(crate) fn elu(y: f32) -> f32 {
+    let below = exp_nonpositive(y.min(0.0)) - 1.0;
+    if y <= 0.0 {
+        below
+    } else {
+        y
+    }
+}
+
 /// Partial sums per lane: a fixed summation order that the compiler can vectorise.
 const LANES: usize = 8;
 
@@ -47,6 +77,21 @@ fn lane_sum(x: &[f32]) -> f32 {
     }
     for (a, v) in acc.iter_mut().zip(chunks.remainder()) {
         *a += v;
+    }
+    acc.iter().sum()
+}
+
+/// `Σ a·b` in [`LANES`] interleaved partial sums (a fixed order, like [`lane_sum`]).
+pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0.0f32; LANES];
+    let (mut ca, mut cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    for (x, y) in (&mut ca).zip(&mut cb) {
+        for ((s, x), y) in acc.iter_mut().zip(x).zip(y) {
+            *s += x * y;
+        }
+    }
+    for ((s, x), y) in acc.iter_mut().zip(ca.remainder()).zip(cb.remainder()) {
+        *s += x * y;
     }
     acc.iter().sum()
 }
@@ -162,5 +207,23 @@ mod tests {
         bias_elu(&mut x, &[0.0, 1.0]);
         assert_eq!(x[1], 3.0);
         assert!((x[0] - ((-1.0f32).exp() - 1.0)).abs() < 1e-7);
+        let mut x = vec![-1.0, 2.0, -3.0];
+        bias_elu_vec(&mut x, &[0.0, 1.0, 0.5]);
+        assert_eq!(x[1], 3.0);
+        assert!((x[0] - ((-1.0f32).exp() - 1.0)).abs() < 1e-7);
+        assert!((x[2] - ((-2.5f32).exp() - 1.0)).abs() < 1e-7);
+        assert!(elu(f32::NAN).is_nan() && elu(-200.0) == -1.0 && elu(0.0) == 0.0);
+        let mut x = vec![-1.0, 2.0];
+        bias_elu_norm(&mut x, &[0.0, 1.0], &[2.0, 0.5], &[1.0, -1.0]);
+        assert_eq!(x[1], 0.5);
+        assert!((x[0] - (2.0 * ((-1.0f32).exp() - 1.0) + 1.0)).abs() < 1e-6);
+    }
+
+    #[test]
+    fn dot_sums_every_product() {
+        let a: Vec<f32> = (0..19).map(|i| i as f32).collect();
+        let b = vec![2.0; 19];
+        assert_eq!(dot(&a, &b), 2.0 * 171.0);
+        assert_eq!(dot(&[], &[]), 0.0);
     }
 }

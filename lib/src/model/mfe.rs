@@ -7,6 +7,7 @@ use candle_core::Tensor;
 
 use super::config::MfeConfig;
 use super::layers::{BatchNorm, Encoder, Linear};
+use super::mfe_cpu::MfeCpu;
 use super::weights::Vb;
 use super::{input, load, passes, Device, Kind};
 use crate::encode::{ALPHABET, WINDOW_LEN};
@@ -54,8 +55,14 @@ impl MfeNet {
 
 /// Model B: estimated |MFE| per nucleotide (the training target was |MFE| / length).
 pub struct Mfe {
-    net: MfeNet,
+    net: Net,
     device: candle_core::Device,
+}
+
+/// The CPU runs the hand-written path (`mfe_cpu`), a GPU the candle network.
+enum Net {
+    Candle(Box<MfeNet>),
+    Cpu(Box<MfeCpu>),
 }
 
 impl Mfe {
@@ -71,8 +78,14 @@ impl Mfe {
 
     fn from_bytes(bytes: &[u8], origin: Option<&Path>, device: &Device) -> Result<Self> {
         let cfg = MfeConfig::default();
+        let cpu = *device == Device::Cpu;
         let (net, device) = load::load(Kind::Mfe, bytes, origin, device, |vb| {
-            MfeNet::load(vb, &cfg)
+            let net = MfeNet::load(vb, &cfg)?;
+            Ok(if cpu {
+                Net::Cpu(Box::new(MfeCpu::load(vb, &cfg)?))
+            } else {
+                Net::Candle(Box::new(net))
+            })
         })?;
         Ok(Self { net, device })
     }
@@ -81,9 +94,13 @@ impl Mfe {
     /// (`windows.len() × 100`, row-major). Windows are independent.
     pub fn predict(&self, windows: &[&[u8]], structure: &[f32]) -> Result<Vec<f32>> {
         let x = input::channels_first(windows, Some(structure))?;
+        let net = match &self.net {
+            Net::Cpu(cpu) => return Ok(cpu.forward(&x)),
+            Net::Candle(net) => net,
+        };
         let per_pass = passes::per_pass(&self.device, CPU_WINDOWS_PER_PASS);
         passes::run(&x, ALPHABET.len() + 1, per_pass, &self.device, |x, _| {
-            self.net.forward(&x)?.to_vec1::<f32>()
+            net.forward(&x)?.to_vec1::<f32>()
         })
     }
 }
