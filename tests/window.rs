@@ -267,6 +267,44 @@ fn gzip_bgzip_crlf_and_files_equal_plain_stdin() {
     assert_eq!(leftovers, 0);
 }
 
+/// `-o` onto a FIFO (as `/dev/null` or a process substitution's `/dev/fd/N`) streams into it and
+/// leaves it a FIFO: the temporary-file-and-rename of regular files would replace it with a file.
+#[cfg(unix)]
+#[test]
+fn output_to_a_fifo_is_written_in_place() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.fa");
+    std::fs::write(&input, fasta(&[("r", &"ACGU".repeat(60))], "\n")).unwrap();
+    let expected = window()
+        .arg(&input)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let fifo = dir.path().join("fifo");
+    let made = Process::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success(), "mkfifo failed");
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(fifo).unwrap())
+    };
+    window()
+        .arg(&input)
+        .arg("-o")
+        .arg(&fifo)
+        .assert()
+        .success()
+        .stdout("");
+    // checked first: were the FIFO replaced, the reader would wait on it forever
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+    assert_eq!(reader.join().unwrap(), expected);
+}
+
 /// Each bad input: exit 1, one error line naming the problem, nothing on stdout, no panic.
 #[test]
 fn bad_inputs_fail_clearly() {

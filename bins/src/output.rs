@@ -1,6 +1,8 @@
 //! Outputs that never look complete when they are not: files are written to a temporary file
 //! beside the target and renamed on success; for stdout, what is still buffered when a run fails
-//! is dropped, so a run that fails early writes nothing at all.
+//! is dropped, so a run that fails early writes nothing at all. A target that exists and is not a
+//! regular file (`/dev/null`, a FIFO, `/dev/fd/N` of a process substitution) is written in place:
+//! renaming over it would replace the device or pipe with a file.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -19,6 +21,11 @@ enum Target {
         tmp: BufWriter<tempfile::NamedTempFile>,
         path: PathBuf,
     },
+    /// A device or pipe, written as a stream (like stdout).
+    Special {
+        out: BufWriter<File>,
+        path: PathBuf,
+    },
 }
 
 impl Output {
@@ -27,6 +34,18 @@ impl Output {
         if path.as_os_str() == "-" {
             return Ok(Self {
                 target: Target::Stdout(StdoutBuffer(Vec::with_capacity(BUFFER))),
+            });
+        }
+        if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .with_context(|| format!("cannot open output {}", path.display()))?;
+            return Ok(Self {
+                target: Target::Special {
+                    out: BufWriter::with_capacity(BUFFER, file),
+                    path: path.to_owned(),
+                },
             });
         }
         let dir = match path.parent() {
@@ -56,6 +75,9 @@ impl Output {
                     .with_context(|| format!("cannot write {}", path.display()))?;
                 Ok(())
             }
+            Target::Special { mut out, path } => out
+                .flush()
+                .with_context(|| format!("cannot write {}", path.display())),
         }
     }
 }
@@ -94,6 +116,7 @@ impl Write for Output {
         match &mut self.target {
             Target::Stdout(w) => w.write(buf),
             Target::File { tmp, .. } => tmp.write(buf),
+            Target::Special { out, .. } => out.write(buf),
         }
     }
 
@@ -101,6 +124,7 @@ impl Write for Output {
         match &mut self.target {
             Target::Stdout(w) => w.write_all(buf),
             Target::File { tmp, .. } => tmp.write_all(buf),
+            Target::Special { out, .. } => out.write_all(buf),
         }
     }
 
@@ -108,6 +132,7 @@ impl Write for Output {
         match &mut self.target {
             Target::Stdout(w) => w.flush(),
             Target::File { tmp, .. } => tmp.flush(),
+            Target::Special { out, .. } => out.flush(),
         }
     }
 }
