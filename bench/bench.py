@@ -138,6 +138,7 @@ def main():
     p.add_argument("--bin", type=Path, default=ROOT / "target/release", help="folder of our binaries")
     p.add_argument("--venv", type=Path, default=VENV, help="venv of bench/setup-original.sh")
     p.add_argument("--skip-original", action="store_true")
+    p.add_argument("--skip-bf16", action="store_true", help="no --precision bf16 lines")
     p.add_argument("--out", type=Path, help="also write the table as TSV")
     args = p.parse_args()
 
@@ -179,6 +180,16 @@ def main():
                                 ours("mire2e", "scan", fasta, "--no-tail", "--prefilter"), windows, args.runs, t))
             rows.append(measure("ours mire2e-fold (structure)", ours("mire2e-fold", streams["window"]),
                                 windows, args.runs, t))
+            if not args.skip_bf16:
+                # Opt-in reduced precision (fast with Intel AMX; a warning and f32 speed without).
+                bf16 = ["--precision", "bf16"]
+                rows.append(measure("ours scan --precision bf16 (cascade)",
+                                    ours("mire2e", "scan", fasta, "--no-tail", *bf16), windows, args.runs, t))
+                rows.append(measure("ours scan --precision bf16 --prefilter (cascade)",
+                                    ours("mire2e", "scan", fasta, "--no-tail", "--prefilter", *bf16),
+                                    windows, args.runs, t))
+                rows.append(measure("ours mire2e-fold --precision bf16 (structure)",
+                                    ours("mire2e-fold", streams["window"], *bf16), windows, args.runs, t))
             rows.append(measure("ours mire2e-mfe", ours("mire2e-mfe", streams["fold"]),
                                 windows, args.runs, t))
             rows.append(measure("ours mire2e-classify", ours("mire2e-classify", streams["mfe"]),
@@ -200,8 +211,10 @@ def main():
         ratio = r["median"] / ref[(kind, r["threads"])] if r["label"].startswith("ours") and (kind, r["threads"]) in ref else None
         # Only the structure FLOPs are counted: in the cascade they are ~90% of the work.
         used = r["threads"] / cores * peak
-        # Prefiltered windows cost no FLOPs: no fraction of peak for that line.
-        frac = r["median"] * flops / used if kind and "prefilter" not in r["label"] else None
+        # Prefiltered windows cost no FLOPs, and bf16 is not measured against the fp32 peak: no
+        # fraction of peak for those lines.
+        fp32 = "prefilter" not in r["label"] and "bf16" not in r["label"]
+        frac = r["median"] * flops / used if kind and fp32 else None
         table.append([r["label"], r["threads"], f"{r['median']:.1f}", f"{r['min']:.1f}", f"{r['max']:.1f}",
                       f"{r['rss_mb']:.0f}", f"{ratio:.2f}" if ratio else "", f"{frac:.3f}" if frac else ""])
     widths = [max(len(str(x)) for x in col) for col in zip(head, *table)]

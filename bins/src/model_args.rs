@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use mire2e::bundle::Bundle;
-use mire2e::model::{Device, Kind};
+use mire2e::model::{Device, Kind, Precision};
 
 /// Where a model's weights come from.
 #[derive(Debug, Clone, clap::Args)]
@@ -18,6 +18,36 @@ pub struct ModelArgs {
     /// Windows per model call.
     #[arg(long, default_value_t = 256, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub batch_size: u32,
+}
+
+/// `--precision`, for the binaries that run the Structure model (`mire2e-fold`, `mire2e scan`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct PrecisionArgs {
+    /// Arithmetic of the Structure model's matrix products. f32 (default) matches the original
+    /// within 1e-4. bf16 is opt-in and not parity-exact (operands rounded to bfloat16, sums in
+    /// f32; deviation measured in docs/precision.md); it is fast only on CPUs with Intel AMX
+    /// (Xeon Sapphire Rapids or later), elsewhere it warns and runs at f32 speed. CPU only.
+    #[arg(long, default_value = "f32", value_name = "PRECISION",
+          value_parser = precision_parser())]
+    pub precision: Precision,
+}
+
+impl PrecisionArgs {
+    /// Refuses bf16 on a GPU before any model is loaded.
+    pub fn check(&self, device: &Device) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.precision == Precision::F32 || *device == Device::Cpu,
+            "--precision {} runs on the CPU only (not on --device {device}): use --device cpu or \
+             --precision f32",
+            self.precision
+        );
+        Ok(())
+    }
+
+    /// Text for the stream metadata (nothing for the default, so f32 streams stay as they were).
+    pub fn describe(&self) -> Option<String> {
+        (self.precision != Precision::F32).then(|| format!("precision={}", self.precision))
+    }
 }
 
 /// One stage's weights: a safetensors file, or the bundle's file of that kind.
@@ -56,6 +86,18 @@ impl ModelArgs {
         let dir = resolve(&self.model)?;
         Bundle::open(&dir).with_context(|| format!("cannot open model bundle '{}'", self.model))
     }
+}
+
+/// `f32` or `bf16`, listed in the help.
+fn precision_parser() -> impl clap::builder::TypedValueParser<Value = Precision> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(["f32", "bf16"]).map(|s| {
+        if s == "bf16" {
+            Precision::Bf16
+        } else {
+            Precision::F32
+        }
+    })
 }
 
 fn parse_device(s: &str) -> Result<Device, String> {

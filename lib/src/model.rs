@@ -33,6 +33,7 @@ pub mod config;
 mod cpu_layers;
 mod cpu_ops;
 mod device;
+mod gemm_bf16;
 mod gemm_f32;
 mod input;
 mod layers;
@@ -71,6 +72,53 @@ pub enum Attention {
     /// mixing is reproduced exactly. The caller forms the batches as the original did (per record,
     /// all `+` windows then all `-` windows, consecutive chunks of N, default 4096).
     BatchCompat,
+}
+
+/// Arithmetic of the Structure model's matrix products on the CPU (see [`Structure::set_precision`]).
+///
+/// # Examples
+///
+/// ```
+/// use mire2e::model::Precision;
+/// assert_eq!("bf16".parse::<Precision>().unwrap(), Precision::Bf16);
+/// assert_eq!(Precision::default().to_string(), "f32");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Precision {
+    /// f32 throughout: the outputs match the original within 1e-4 (DESIGN.md, "Parity").
+    #[default]
+    F32,
+    /// Opt-in: the operands of the convolutions, of the transformer's projections and feed-forward
+    /// layers and of its attention products are rounded to bfloat16 (8-bit mantissa) and their
+    /// products summed in f32. Fast only on CPUs with Intel AMX (Xeon Sapphire Rapids and later;
+    /// elsewhere the same rounding at f32 speed). Results deviate from f32 (with the default
+    /// model, scores by up to ~2e-3: `docs/precision.md`) and stay independent of batching and
+    /// threads.
+    Bf16,
+}
+
+impl fmt::Display for Precision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::F32 => "f32",
+            Self::Bf16 => "bf16",
+        })
+    }
+}
+
+impl FromStr for Precision {
+    type Err = Error;
+
+    /// `f32` or `bf16` (as displayed).
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "f32" => Ok(Self::F32),
+            "bf16" => Ok(Self::Bf16),
+            _ => Err(Error::Invalid(format!(
+                "unknown precision '{s}': expected f32 or bf16"
+            ))),
+        }
+    }
 }
 
 /// One of the three models.
@@ -207,6 +255,14 @@ mod tests {
         check::<Structure>();
         check::<Mfe>();
         check::<Classifier>();
+    }
+
+    #[test]
+    fn precisions_round_trip() {
+        for p in [Precision::F32, Precision::Bf16] {
+            assert_eq!(p.to_string().parse::<Precision>().unwrap(), p);
+        }
+        assert!("fp16".parse::<Precision>().is_err());
     }
 
     #[test]

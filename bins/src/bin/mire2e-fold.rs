@@ -9,7 +9,7 @@ use mire2e::npy::NpyWriter;
 use mire2e::stream::{self, WindowFields};
 use mire2e::window::WINDOW_LENGTH;
 use mire2e_cli::common::Common;
-use mire2e_cli::model_args::StageModelArgs;
+use mire2e_cli::model_args::{PrecisionArgs, StageModelArgs};
 use mire2e_cli::stage::{self, Batch, Stage};
 use mire2e_cli::train_args::TrainArgs;
 
@@ -33,6 +33,8 @@ struct Args {
     input: PathBuf,
     #[command(flatten)]
     model: StageModelArgs,
+    #[command(flatten)]
+    precision: PrecisionArgs,
     /// Also write the structure values as an [N, 100] float32 NPY array to this file.
     #[arg(long, value_name = "FILE")]
     npy: Option<PathBuf>,
@@ -104,9 +106,14 @@ fn run(args: &Args) -> anyhow::Result<()> {
         return train(t, &args.common);
     }
     args.common.init()?;
+    args.precision.check(&args.model.model.device)?;
     let (path, origin) = args.model.weights(Kind::Structure)?;
-    let model = Structure::load(&path, &args.model.model.device)?;
-    let meta = format!("#mire2e-fold {} {origin}", env!("CARGO_PKG_VERSION"));
+    let mut model = Structure::load(&path, &args.model.model.device)?;
+    model.set_precision(args.precision.precision)?;
+    let mut meta = format!("#mire2e-fold {} {origin}", env!("CARGO_PKG_VERSION"));
+    if let Some(precision) = args.precision.describe() {
+        meta = format!("{meta} {precision}");
+    }
     let npy = args
         .npy
         .as_deref()

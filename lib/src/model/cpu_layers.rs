@@ -1,10 +1,13 @@
 //! Building blocks of the hand-written CPU paths, with their weights rearranged once at load:
 //! `nn.Linear` as a GEMM operand, eval-mode BatchNorm folded to scale/shift, and
-//! `BN(ReLU(·)) → Conv1d(k=3, p=1)` as one GEMM over im2col rows.
+//! `BN(ReLU(·)) → Conv1d(k=3, p=1)` as one GEMM over im2col rows. With [`Precision::Bf16`] a layer
+//! also keeps its GEMM operand packed in bf16 and multiplies with `gemm_bf16`.
 
 use super::cpu_ops::add_bias;
+use super::gemm_bf16::{self, PackedB};
 use super::gemm_f32::{matmul, Mat};
 use super::weights::Vb;
+use super::Precision;
 use crate::encode::WINDOW_LEN;
 
 /// PyTorch's BatchNorm eps.
@@ -31,31 +34,59 @@ pub(crate) struct Dense {
     pub weight: Vec<f32>,
     pub bias: Vec<f32>,
     pub input: usize,
+    /// `weight` packed for `gemm_bf16`, with [`Precision::Bf16`].
+    bf16: Option<PackedB>,
 }
 
 impl Dense {
+    /// From the weight as `[input, output]` row-major (f32 precision).
+    pub fn new(weight: Vec<f32>, bias: Vec<f32>, input: usize) -> Self {
+        Self {
+            weight,
+            bias,
+            input,
+            bf16: None,
+        }
+    }
+
     pub fn load(vb: &Vb, input: usize, output: usize) -> candle_core::Result<Self> {
         let w = values(vb, &[output, input], "weight")?;
-        Ok(Self {
-            weight: transpose(&w, output, input),
-            bias: values(vb, &[output], "bias")?,
+        Ok(Self::new(
+            transpose(&w, output, input),
+            values(vb, &[output], "bias")?,
             input,
-        })
+        ))
     }
 
     pub fn output(&self) -> usize {
         self.bias.len()
     }
 
+    /// Packs (or drops) the bf16 copy of the weight that [`Self::apply`] then uses.
+    pub fn set_precision(&mut self, precision: Precision) {
+        self.bf16 = packed(precision, &self.weight, self.input, self.output());
+    }
+
     /// `out[rows, out] = x[rows, in] · W` (no bias: callers fuse it into the next loop).
     pub fn apply(&self, out: &mut [f32], x: &[f32], rows: usize) {
         let (i, o) = (self.input, self.output());
-        matmul(
-            &mut out[..rows * o],
-            o,
-            Mat::new(x, rows, i, i),
-            Mat::new(&self.weight, i, o, o),
-        );
+        match &self.bf16 {
+            Some(w) => gemm_bf16::matmul(&mut out[..rows * o], o, x, i, rows, w),
+            None => matmul(
+                &mut out[..rows * o],
+                o,
+                Mat::new(x, rows, i, i),
+                Mat::new(&self.weight, i, o, o),
+            ),
+        }
+    }
+}
+
+/// The bf16 operand of a `[k, n]` weight, with [`Precision::Bf16`].
+fn packed(precision: Precision, weight: &[f32], k: usize, n: usize) -> Option<PackedB> {
+    match precision {
+        Precision::F32 => None,
+        Precision::Bf16 => Some(PackedB::new(weight, k, n, n)),
     }
 }
 
@@ -93,6 +124,8 @@ pub(crate) struct NormConv {
     weight: Vec<f32>,
     bias: Vec<f32>,
     pub cin: usize,
+    /// `weight` packed for `gemm_bf16`, with [`Precision::Bf16`].
+    bf16: Option<PackedB>,
 }
 
 impl NormConv {
@@ -111,7 +144,14 @@ impl NormConv {
             weight,
             bias: values(conv, &[cout], "bias")?,
             cin,
+            bf16: None,
         })
+    }
+
+    /// Packs (or drops) the bf16 copy of the weight that [`Self::apply`] then uses.
+    pub fn set_precision(&mut self, precision: Precision) {
+        let (k, n) = (3 * self.cin, self.bias.len());
+        self.bf16 = packed(precision, &self.weight, k, n);
     }
 
     /// `out[rows, cout] = conv(BN(ReLU(x)))` with bias; `x` is `[rows, cin]`, `col` scratch.
@@ -146,12 +186,15 @@ impl NormConv {
                 }
             }
         }
-        matmul(
-            &mut out[..rows * cout],
-            cout,
-            Mat::new(col, rows, 3 * cin, 3 * cin),
-            Mat::new(&self.weight, 3 * cin, cout, cout),
-        );
+        match &self.bf16 {
+            Some(w) => gemm_bf16::matmul(&mut out[..rows * cout], cout, col, 3 * cin, rows, w),
+            None => matmul(
+                &mut out[..rows * cout],
+                cout,
+                Mat::new(col, rows, 3 * cin, 3 * cin),
+                Mat::new(&self.weight, 3 * cin, cout, cout),
+            ),
+        }
         add_bias(&mut out[..rows * cout], &self.bias);
     }
 }
@@ -424,11 +467,7 @@ impl TransformerLayer {
             Ok((values(&vb, &[e], "weight")?, values(&vb, &[e], "bias")?))
         };
         Ok(Self {
-            in_proj: Dense {
-                weight: transpose(&w, 3 * e, e),
-                bias,
-                input: e,
-            },
+            in_proj: Dense::new(transpose(&w, 3 * e, e), bias, e),
             out_proj: Dense::load(&attn.pp("out_proj"), e, e)?,
             linear1: Dense::load(&vb.pp("linear1"), e, ff)?,
             linear2: Dense::load(&vb.pp("linear2"), ff, e)?,

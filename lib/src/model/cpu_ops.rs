@@ -96,6 +96,22 @@ pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
     acc.iter().sum()
 }
 
+/// Largest value of `x` (NaN ignored), in [`LANES`] interleaved partial maxima so that it
+/// vectorises (a maximum does not depend on the order).
+fn lane_max(x: &[f32]) -> f32 {
+    let mut acc = [f32::NEG_INFINITY; LANES];
+    let mut chunks = x.chunks_exact(LANES);
+    for c in &mut chunks {
+        for (a, &v) in acc.iter_mut().zip(c) {
+            *a = if v > *a { v } else { *a };
+        }
+    }
+    for (a, &v) in acc.iter_mut().zip(chunks.remainder()) {
+        *a = if v > *a { v } else { *a };
+    }
+    acc.into_iter().fold(f32::NEG_INFINITY, f32::max)
+}
+
 /// Post-norm residual: `x = LayerNorm(x + y + bias)` per row (rows of `bias.len()` values).
 pub(crate) fn residual_layer_norm(
     x: &mut [f32],
@@ -152,7 +168,7 @@ fn exp_nonpositive(x: f32) -> f32 {
 /// Softmax of every row of `x` (rows of `width` values).
 pub(crate) fn softmax_rows(x: &mut [f32], width: usize) {
     for row in x.chunks_exact_mut(width) {
-        let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let max = lane_max(row);
         for v in row.iter_mut() {
             *v = exp_nonpositive(*v - max);
         }
@@ -182,6 +198,14 @@ mod tests {
         softmax_rows(&mut x, 3);
         assert!((x[..3].iter().sum::<f32>() - 1.0).abs() < 1e-6);
         assert!((x[3] - 1.0 / 3.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn lane_max_is_the_maximum() {
+        let x: Vec<f32> = (0..37).map(|i| ((i * 17) % 23) as f32 - 5.0).collect();
+        assert_eq!(lane_max(&x), 17.0);
+        assert_eq!(lane_max(&[f32::NAN, -3.0]), -3.0);
+        assert_eq!(lane_max(&[]), f32::NEG_INFINITY);
     }
 
     #[test]

@@ -9,9 +9,9 @@ use super::config::StructureConfig;
 use super::layers::{Encoder, EncoderLayer, Linear, TransformerEncoder};
 use super::structure_cpu::StructureCpu;
 use super::weights::Vb;
-use super::{input, load, passes, Device, Kind};
+use super::{gemm_bf16, input, load, passes, Device, Kind, Precision};
 use crate::encode::{get_pe, ALPHABET, PE_FEATURES, WINDOW_LEN};
-use crate::Result;
+use crate::{Error, Result};
 
 /// Windows per forward pass on the CPU (see `passes`).
 const CPU_WINDOWS_PER_PASS: usize = 16;
@@ -80,6 +80,7 @@ impl StructureNet {
 pub struct Structure {
     net: Net,
     device: candle_core::Device,
+    precision: Precision,
 }
 
 /// The CPU runs the hand-written path (`structure_cpu`), a GPU the candle network.
@@ -110,7 +111,49 @@ impl Structure {
                 Net::Candle(net)
             })
         })?;
-        Ok(Self { net, device })
+        Ok(Self {
+            net,
+            device,
+            precision: Precision::F32,
+        })
+    }
+
+    /// Sets the arithmetic of the model's matrix products; models load in [`Precision::F32`].
+    ///
+    /// [`Precision::Bf16`] is opt-in and not parity-exact (see [`Precision`]); it is fast only
+    /// where the CPU has Intel AMX, and logs a warning once where it has not. It runs on the CPU
+    /// only: a model on a GPU refuses it with [`Error::Invalid`].
+    ///
+    /// ```no_run
+    /// use mire2e::model::{Device, Precision, Structure};
+    /// # fn main() -> mire2e::Result<()> {
+    /// let mut structure = Structure::load("structure.safetensors".as_ref(), &Device::Cpu)?;
+    /// structure.set_precision(Precision::Bf16)?;
+    /// # Ok(()) }
+    /// ```
+    pub fn set_precision(&mut self, precision: Precision) -> Result<()> {
+        match &mut self.net {
+            Net::Cpu(cpu) => {
+                if precision == Precision::Bf16 {
+                    gemm_bf16::warn_if_portable();
+                }
+                cpu.set_precision(precision);
+            }
+            Net::Candle(_) if precision == Precision::F32 => {}
+            Net::Candle(_) => {
+                return Err(Error::Invalid(format!(
+                    "precision {precision} runs on the CPU only: load the structure model with \
+                     device cpu, or use precision f32 on a GPU"
+                )))
+            }
+        }
+        self.precision = precision;
+        Ok(())
+    }
+
+    /// The arithmetic of the model's matrix products (see [`Self::set_precision`]).
+    pub fn precision(&self) -> Precision {
+        self.precision
     }
 
     /// Structure values of each window: `windows.len() × 100` values, row-major.

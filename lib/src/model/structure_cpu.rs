@@ -12,6 +12,10 @@
 //!
 //! A window's result is the same bytes whatever the tile, batch or thread count: every GEMM has
 //! ≥ 100 rows and a fixed shape otherwise (see `gemm_f32`), every other loop is per row.
+//!
+//! With `Precision::Bf16` every GEMM (convolutions, projections, feed-forward, and per window and
+//! head `Q·Kᵀ` and `P·V`) goes through `gemm_bf16` (Intel AMX where available) on bf16-rounded
+//! operands with f32 sums; everything else stays f32, and windows stay independent bit for bit.
 
 use std::sync::Mutex;
 
@@ -20,8 +24,10 @@ use rayon::prelude::*;
 use super::config::StructureConfig;
 use super::cpu_layers::{transpose, values, Dense, NormConv};
 use super::cpu_ops::{add_bias, bias_elu, bias_relu, residual_layer_norm, softmax_rows};
+use super::gemm_bf16::{self, PackedB};
 use super::gemm_f32::{matmul, Mat};
 use super::weights::Vb;
+use super::Precision;
 use crate::encode::{get_pe, PE_FEATURES, WINDOW_LEN};
 
 /// Windows per tile: 400-row GEMMs amortise the weight packing while a tile's activations
@@ -51,11 +57,7 @@ impl Layer {
             Ok((values(&vb, &[e], "weight")?, values(&vb, &[e], "bias")?))
         };
         Ok(Self {
-            in_proj: Dense {
-                weight: transpose(&w, 3 * e, e),
-                bias,
-                input: e,
-            },
+            in_proj: Dense::new(transpose(&w, 3 * e, e), bias, e),
             out_proj: Dense::load(&attn.pp("out_proj"), e, e)?,
             linear1: Dense::load(&vb.pp("linear1"), e, ff)?,
             linear2: Dense::load(&vb.pp("linear2"), ff, e)?,
@@ -75,6 +77,9 @@ struct Scratch {
     scores: Vec<f32>,
     attn: Vec<f32>,
     hidden: Vec<f32>,
+    /// bf16: a head's keys (transposed) and values as AMX operands.
+    keys: PackedB,
+    values: PackedB,
 }
 
 impl Scratch {
@@ -91,6 +96,8 @@ impl Scratch {
             scores: vec![0.0; WINDOW_LEN * WINDOW_LEN],
             attn: vec![0.0; rows * e],
             hidden: vec![0.0; rows * ff.max(net.hidden2first.output())],
+            keys: PackedB::empty(),
+            values: PackedB::empty(),
         }
     }
 }
@@ -109,6 +116,7 @@ pub(crate) struct StructureCpu {
     width: usize,
     d_model: usize,
     nhead: usize,
+    precision: Precision,
     /// Buffers of finished tasks, for the next call (~5 MB each: allocating them per call faults
     /// their pages in again).
     spare: Mutex<Vec<Scratch>>,
@@ -149,6 +157,7 @@ impl StructureCpu {
             width: c,
             d_model: e,
             nhead: t.nhead,
+            precision: Precision::F32,
             spare: Mutex::new(Vec::new()),
         })
     }
@@ -176,6 +185,28 @@ impl StructureCpu {
                 }
             });
         out
+    }
+
+    /// Packs (or drops) the bf16 operands of every GEMM (see [`Precision`]).
+    pub fn set_precision(&mut self, precision: Precision) {
+        self.stem.set_precision(precision);
+        for (a, b) in &mut self.resnets {
+            a.set_precision(precision);
+            b.set_precision(precision);
+        }
+        for l in &mut self.layers {
+            for d in [
+                &mut l.in_proj,
+                &mut l.out_proj,
+                &mut l.linear1,
+                &mut l.linear2,
+            ] {
+                d.set_precision(precision);
+            }
+        }
+        self.hidden2first.set_precision(precision);
+        self.first2med.set_precision(precision);
+        self.precision = precision;
     }
 
     fn take_scratch(&self) -> Scratch {
@@ -236,9 +267,19 @@ impl StructureCpu {
             let qkv = &s.qkv[w * WINDOW_LEN * three..(w + 1) * WINDOW_LEN * three];
             let attn = &mut s.attn[w * WINDOW_LEN * e..(w + 1) * WINDOW_LEN * e];
             for h in 0..self.nhead {
-                let q = Mat::new(&qkv[h * hd..], WINDOW_LEN, hd, three);
-                let k = Mat::new(&qkv[e + h * hd..], WINDOW_LEN, hd, three);
-                let v = Mat::new(&qkv[2 * e + h * hd..], WINDOW_LEN, hd, three);
+                let (q, k, v) = (&qkv[h * hd..], &qkv[e + h * hd..], &qkv[2 * e + h * hd..]);
+                if self.precision == Precision::Bf16 {
+                    s.keys.pack_transposed(k, WINDOW_LEN, hd, three);
+                    gemm_bf16::matmul(&mut s.scores, WINDOW_LEN, q, three, WINDOW_LEN, &s.keys);
+                    softmax_rows(&mut s.scores, WINDOW_LEN);
+                    s.values.pack(v, WINDOW_LEN, hd, three);
+                    let (p, out) = (&s.scores, &mut attn[h * hd..]);
+                    gemm_bf16::matmul(out, e, p, WINDOW_LEN, WINDOW_LEN, &s.values);
+                    continue;
+                }
+                let q = Mat::new(q, WINDOW_LEN, hd, three);
+                let k = Mat::new(k, WINDOW_LEN, hd, three);
+                let v = Mat::new(v, WINDOW_LEN, hd, three);
                 matmul(&mut s.scores, WINDOW_LEN, q, k.t());
                 softmax_rows(&mut s.scores, WINDOW_LEN);
                 let p = Mat::new(&s.scores, WINDOW_LEN, WINDOW_LEN, WINDOW_LEN);

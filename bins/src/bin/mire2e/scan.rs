@@ -14,7 +14,7 @@ use mire2e::window::WINDOW_LENGTH;
 use mire2e_cli::attention::AttentionArgs;
 use mire2e_cli::bed_args::{BedArgs, Candidates};
 use mire2e_cli::common::Common;
-use mire2e_cli::model_args::ModelArgs;
+use mire2e_cli::model_args::{ModelArgs, PrecisionArgs};
 use mire2e_cli::output::{self, Output};
 use mire2e_cli::progress;
 use mire2e_cli::window_args::{self, WindowArgs};
@@ -31,6 +31,8 @@ pub struct Args {
     windows: WindowArgs,
     #[command(flatten)]
     model: ModelArgs,
+    #[command(flatten)]
+    precision: PrecisionArgs,
     #[command(flatten)]
     attention: AttentionArgs,
     /// Also write `seq`, `structure` and `pairing` per window (about 1 kB per window).
@@ -61,10 +63,12 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         !args.resume || args.common.output.as_os_str() != "-",
         "--resume needs -o FILE (a run writing to stdout cannot be resumed)"
     );
+    args.precision.check(&args.model.device)?;
     let bed = args.candidates.open()?;
     let params = args.windows.params(WINDOW_LENGTH)?;
     let bundle = args.model.bundle()?;
-    let cascade = Cascade::from_bundle(&bundle, &args.model.device)?;
+    let mut cascade = Cascade::from_bundle(&bundle, &args.model.device)?;
+    cascade.structure.set_precision(args.precision.precision)?;
     let batching = args.attention.batching(args.model.batch_size);
     let mut reader = fasta::reader(
         output::input_name(&args.input),
@@ -77,6 +81,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         bundle.id(),
         args.attention.describe()
     )];
+    if let Some(precision) = args.precision.describe() {
+        meta[0].push_str(&format!(" {precision}"));
+    }
     if let Some(level) = args.prefilter {
         meta[0].push_str(&format!(
             " prefilter={level} min_stem={0} (rows with stem < {0} skipped the models: mfe and \
