@@ -16,9 +16,7 @@ use super::cpu_layers::{
     par_runs, values, Dense, EncoderScratch, Norm, PooledEncoder, Spare, TransformerLayer,
     ENCODER_TILE,
 };
-use super::cpu_ops::{
-    add_bias, bias_elu_norm, bias_elu_vec, bias_relu, dot, residual_layer_norm, softmax_rows,
-};
+use super::cpu_ops::{bias_elu_norm, bias_elu_vec, dot, softmax_rows};
 use super::weights::Vb;
 
 /// Windows per transformer and head pass: 128-row GEMMs amortise packing the 1000×1000 weights.
@@ -188,18 +186,9 @@ impl ClassifierCpu {
     /// One transformer layer over `rows` token rows, in place on `s.x`.
     fn layer(&self, l: &TransformerLayer, rows: usize, s: &mut Scratch) {
         let e = self.d_model;
-        l.in_proj.apply(&mut s.qkv, &s.x, rows);
-        add_bias(&mut s.qkv[..rows * 3 * e], &l.in_proj.bias);
+        l.qkv(&mut s.qkv, &s.x, rows);
         self.attend(&s.qkv[..rows * 3 * e], &mut s.attn, &mut s.scores);
-        l.out_proj.apply(&mut s.tmp, &s.attn, rows);
-        let (w, b) = (&l.norm1.0, &l.norm1.1);
-        residual_layer_norm(&mut s.x[..rows * e], &s.tmp, &l.out_proj.bias, w, b);
-        l.linear1.apply(&mut s.hidden, &s.x, rows);
-        let ff = l.linear1.output();
-        bias_relu(&mut s.hidden[..rows * ff], &l.linear1.bias);
-        l.linear2.apply(&mut s.tmp, &s.hidden, rows);
-        let (w, b) = (&l.norm2.0, &l.norm2.1);
-        residual_layer_norm(&mut s.x[..rows * e], &s.tmp, &l.linear2.bias, w, b);
+        l.finish(&mut s.x, &s.attn, &mut s.tmp, &mut s.hidden, rows);
     }
 
     /// Multi-head attention of each window over its own tokens: `qkv` rows `[q | k | v]` (q

@@ -475,6 +475,36 @@ impl TransformerLayer {
             norm2: norm("norm2")?,
         })
     }
+
+    /// `qkv = x · in_proj + bias`: rows `[q | k | v]`, for the caller's attention.
+    pub fn qkv(&self, qkv: &mut [f32], x: &[f32], rows: usize) {
+        self.in_proj.apply(qkv, x, rows);
+        let width = self.in_proj.output();
+        super::cpu_ops::add_bias(&mut qkv[..rows * width], &self.in_proj.bias);
+    }
+
+    /// The rest of the layer after attention, in place on `x`: `x = LN1(x + attn · out_proj)`, then
+    /// `x = LN2(x + FFN(x))` (`tmp`, `hidden`: scratch).
+    pub fn finish(
+        &self,
+        x: &mut [f32],
+        attn: &[f32],
+        tmp: &mut [f32],
+        hidden: &mut [f32],
+        rows: usize,
+    ) {
+        use super::cpu_ops::{bias_relu, residual_layer_norm};
+        let e = self.out_proj.output();
+        self.out_proj.apply(tmp, attn, rows);
+        let (w, b) = (&self.norm1.0, &self.norm1.1);
+        residual_layer_norm(&mut x[..rows * e], tmp, &self.out_proj.bias, w, b);
+        self.linear1.apply(hidden, x, rows);
+        let ff = self.linear1.output();
+        bias_relu(&mut hidden[..rows * ff], &self.linear1.bias);
+        self.linear2.apply(tmp, hidden, rows);
+        let (w, b) = (&self.norm2.0, &self.norm2.1);
+        residual_layer_norm(&mut x[..rows * e], tmp, &self.linear2.bias, w, b);
+    }
 }
 
 /// Buffers of finished tasks, for the next call (allocating them per call faults their pages in

@@ -22,8 +22,8 @@ use std::sync::Mutex;
 use rayon::prelude::*;
 
 use super::config::StructureConfig;
-use super::cpu_layers::{transpose, values, Dense, NormConv};
-use super::cpu_ops::{add_bias, bias_elu, bias_relu, residual_layer_norm, softmax_rows};
+use super::cpu_layers::{Dense, NormConv, TransformerLayer as Layer};
+use super::cpu_ops::{bias_elu, softmax_rows};
 use super::gemm_bf16::{self, PackedB};
 use super::gemm_f32::{matmul, Mat};
 use super::weights::Vb;
@@ -33,39 +33,6 @@ use crate::encode::{get_pe, PE_FEATURES, WINDOW_LEN};
 /// Windows per tile: 400-row GEMMs amortise the weight packing while a tile's activations
 /// (~12 kB per row) stay near the L2 cache.
 const TILE: usize = 4;
-
-/// One post-norm `TransformerEncoderLayer` (q rows of `in_proj` pre-scaled by 1/sqrt(hd)).
-struct Layer {
-    in_proj: Dense,
-    out_proj: Dense,
-    linear1: Dense,
-    linear2: Dense,
-    norm1: (Vec<f32>, Vec<f32>),
-    norm2: (Vec<f32>, Vec<f32>),
-}
-
-impl Layer {
-    fn load(vb: &Vb, e: usize, ff: usize, nhead: usize) -> candle_core::Result<Self> {
-        let attn = vb.pp("self_attn");
-        let scale = (1.0 / ((e / nhead) as f64).sqrt()) as f32;
-        let mut w = values(&attn, &[3 * e, e], "in_proj_weight")?;
-        let mut bias = values(&attn, &[3 * e], "in_proj_bias")?;
-        w[..e * e].iter_mut().for_each(|v| *v *= scale);
-        bias[..e].iter_mut().for_each(|v| *v *= scale);
-        let norm = |name: &str| -> candle_core::Result<(Vec<f32>, Vec<f32>)> {
-            let vb = vb.pp(name);
-            Ok((values(&vb, &[e], "weight")?, values(&vb, &[e], "bias")?))
-        };
-        Ok(Self {
-            in_proj: Dense::new(transpose(&w, 3 * e, e), bias, e),
-            out_proj: Dense::load(&attn.pp("out_proj"), e, e)?,
-            linear1: Dense::load(&vb.pp("linear1"), e, ff)?,
-            linear2: Dense::load(&vb.pp("linear2"), ff, e)?,
-            norm1: norm("norm1")?,
-            norm2: norm("norm2")?,
-        })
-    }
-}
 
 /// Activation buffers of one tile, reused across tiles and layers.
 struct Scratch {
@@ -144,7 +111,7 @@ impl StructureCpu {
             .collect::<candle_core::Result<_>>()?;
         let encoder = vb.pp("transformer_encoder").pp("layers");
         let layers = (0..t.n_layers)
-            .map(|i| Layer::load(&encoder.pp(i), e, t.dim_feedforward, t.nhead))
+            .map(|i| Layer::load(&encoder.pp(i), t))
             .collect::<candle_core::Result<_>>()?;
         Ok(Self {
             stem,
@@ -261,8 +228,7 @@ impl StructureCpu {
     fn layer(&self, l: &Layer, rows: usize, s: &mut Scratch) {
         let e = self.d_model;
         let (hd, three) = (e / self.nhead, 3 * e);
-        l.in_proj.apply(&mut s.qkv, &s.x, rows);
-        add_bias(&mut s.qkv[..rows * three], &l.in_proj.bias);
+        l.qkv(&mut s.qkv, &s.x, rows);
         for w in 0..rows / WINDOW_LEN {
             let qkv = &s.qkv[w * WINDOW_LEN * three..(w + 1) * WINDOW_LEN * three];
             let attn = &mut s.attn[w * WINDOW_LEN * e..(w + 1) * WINDOW_LEN * e];
@@ -286,14 +252,6 @@ impl StructureCpu {
                 matmul(&mut attn[h * hd..], e, p, v);
             }
         }
-        l.out_proj.apply(&mut s.tmp, &s.attn, rows);
-        let (w, b) = (&l.norm1.0, &l.norm1.1);
-        residual_layer_norm(&mut s.x[..rows * e], &s.tmp, &l.out_proj.bias, w, b);
-        l.linear1.apply(&mut s.hidden, &s.x, rows);
-        let ff = l.linear1.output();
-        bias_relu(&mut s.hidden[..rows * ff], &l.linear1.bias);
-        l.linear2.apply(&mut s.tmp, &s.hidden, rows);
-        let (w, b) = (&l.norm2.0, &l.norm2.1);
-        residual_layer_norm(&mut s.x[..rows * e], &s.tmp, &l.linear2.bias, w, b);
+        l.finish(&mut s.x, &s.attn, &mut s.tmp, &mut s.hidden, rows);
     }
 }
