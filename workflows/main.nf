@@ -80,6 +80,12 @@ workflow {
     if (!(params.attention in ['window', 'batch-compat'])) {
         error "--attention must be 'window' or 'batch-compat', not '${params.attention}'"
     }
+    if (!(params.precision in ['f32', 'bf16'])) {
+        error "--precision must be 'f32' or 'bf16', not '${params.precision}'"
+    }
+    if (params.prefilter && !params.scan) {
+        error "--prefilter needs --scan (the chunked stages have no prefilter)"
+    }
     ch_fasta = channel.fromPath(params.input, checkIfExists: true)
         .map { fasta -> [ [ id: fasta.simpleName ], fasta ] }
     ch_truth = params.truth ? channel.value(file(params.truth, checkIfExists: true)) : channel.empty()
