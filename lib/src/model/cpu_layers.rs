@@ -117,6 +117,21 @@ impl Norm {
     }
 }
 
+/// A `Conv1d(k=3)` weight `[cout, cin, 3]` as the im2col GEMM operand `[3·cin, cout]`: row
+/// `k·cin + ci` holds `w[:, ci, k]`.
+fn conv_weight(conv: &Vb, cin: usize, cout: usize) -> candle_core::Result<Vec<f32>> {
+    let w = values(conv, &[cout, cin, 3], "weight")?;
+    let mut weight = vec![0.0; 3 * cin * cout];
+    for co in 0..cout {
+        for ci in 0..cin {
+            for k in 0..3 {
+                weight[(k * cin + ci) * cout + co] = w[(co * cin + ci) * 3 + k];
+            }
+        }
+    }
+    Ok(weight)
+}
+
 /// `BN(ReLU(x))` then `Conv1d(k=3, p=1)` as one GEMM over im2col rows.
 pub(crate) struct NormConv {
     norm: Norm,
@@ -130,18 +145,9 @@ pub(crate) struct NormConv {
 
 impl NormConv {
     pub fn load(norm: &Vb, conv: &Vb, cin: usize, cout: usize) -> candle_core::Result<Self> {
-        let w = values(conv, &[cout, cin, 3], "weight")?;
-        let mut weight = vec![0.0; 3 * cin * cout];
-        for co in 0..cout {
-            for ci in 0..cin {
-                for k in 0..3 {
-                    weight[(k * cin + ci) * cout + co] = w[(co * cin + ci) * 3 + k];
-                }
-            }
-        }
         Ok(Self {
             norm: Norm::load(norm, cin)?,
-            weight,
+            weight: conv_weight(conv, cin, cout)?,
             bias: values(conv, &[cout], "bias")?,
             cin,
             bf16: None,
@@ -233,18 +239,9 @@ pub(crate) struct EncoderConv {
 
 impl EncoderConv {
     pub fn load(norm: &Vb, conv: &Vb, cin: usize, cout: usize) -> candle_core::Result<Self> {
-        let w = values(conv, &[cout, cin, 3], "weight")?;
-        let mut weight = vec![0.0; 3 * cin * cout];
-        for co in 0..cout {
-            for ci in 0..cin {
-                for k in 0..3 {
-                    weight[(k * cin + ci) * cout + co] = w[(co * cin + ci) * 3 + k];
-                }
-            }
-        }
         Ok(Self {
             norm: Norm::load(norm, cin)?,
-            weight,
+            weight: conv_weight(conv, cin, cout)?,
             bias: values(conv, &[cout], "bias")?,
             cin,
         })
@@ -612,13 +609,21 @@ pub(crate) mod testing {
         input::channels_first(&refs, Some(&structure)).unwrap()
     }
 
-    /// A file of `shared/reference/weights/`, when the shared folder is there.
+    /// A file of `shared/reference/weights/`, when the shared folder is there (under `CI=true` a
+    /// missing file fails the test instead).
     pub fn reference_weights(file: &str) -> Option<Vec<u8>> {
         let shared = std::env::var_os("MIRE2E_SHARED").map_or_else(
             || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
             PathBuf::from,
         );
-        std::fs::read(shared.join("reference/weights").join(file)).ok()
+        let path = shared.join("reference/weights").join(file);
+        let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+        match std::fs::read(&path) {
+            Ok(bytes) => Some(bytes),
+            // CI must not skip: a missing ../shared is a failure there (as tests/support)
+            Err(e) if ci => panic!("CI=true but {} is unreadable: {e}", path.display()),
+            Err(_) => None,
+        }
     }
 
     /// Largest |a − b| (NaN counts as infinite).

@@ -861,6 +861,9 @@ mod tests {
     #[test]
     fn packs_pairs_of_k_per_column() {
         if backend() != Backend::Amx {
+            eprintln!(
+                "SKIP: no AMX here (CPU, OS or MIRE2E_AMX=0): the AMX-only check did not run"
+            );
             return;
         }
         let (k, n) = (37, 20);
@@ -881,7 +884,8 @@ mod tests {
         assert_eq!(at(1, 1, 2, 3, 0), round_bf16(b[36 * n + 19]));
         assert_eq!(at(1, 1, 2, 3, 1), 0.0); // k = 37 is padding
         assert_eq!(at(1, 0, 0, 4, 0), 0.0); // column 20 is padding
-                                            // the same operand given transposed
+
+        // the same operand given transposed
         let mut bt = vec![0.0; n * (k + 2)];
         for kk in 0..k {
             for nn in 0..n {
@@ -899,6 +903,9 @@ mod tests {
     #[test]
     fn converts_like_the_scalar_rounding() {
         if backend() != Backend::Amx {
+            eprintln!(
+                "SKIP: no AMX here (CPU, OS or MIRE2E_AMX=0): the AMX-only check did not run"
+            );
             return;
         }
         let mut v: Vec<f32> = values(1000, 9).iter().map(|x| x * 1e3).collect();
