@@ -39,8 +39,9 @@ pub struct Args {
     #[arg(long)]
     full: bool,
     /// Skip the models for windows without a hairpin-like stem (opt-in; at `default` about 38%
-    /// of human windows skipped and 1–1.5% of known hairpins lost; at `safe` 5% and ~0%: see
-    /// bench/prefilter/README.md). LEVEL: `safe`, `default`, `fast`, or a minimum stem score.
+    /// of human windows skipped, at `safe` 5%; 1–1.5% of known hairpins have weaker stems, but
+    /// none of those the default model calls on their strand was lost: bench/prefilter/README.md,
+    /// bench/options_recall.py). LEVEL: `safe`, `default`, `fast`, or a minimum stem score.
     /// Every window keeps its row: skipped ones get mfe and score 0, and a `stem` column is added
     /// (the window's stem score; rows with stem below the minimum were skipped).
     #[arg(long, value_name = "LEVEL", num_args = 0..=1, require_equals = true,
