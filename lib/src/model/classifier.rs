@@ -15,9 +15,6 @@ use super::{input, load, passes, Attention, Device, Kind};
 use crate::encode::{ALPHABET, WINDOW_LEN};
 use crate::Result;
 
-/// Windows per forward pass on the CPU with `Attention::Window` (see `passes`).
-const CPU_WINDOWS_PER_PASS: usize = 64;
-
 /// The network: conv stack (100 → 6 positions) cut into 6 tokens, 3 transformer layers, an MLP.
 pub(crate) struct ClassifierNet {
     conv1: Encoder,
@@ -184,19 +181,10 @@ impl Classifier {
         if let (Some(cpu), Attention::Window) = (&self.cpu, attention) {
             return Ok(cpu.forward(&x, mfe));
         }
-        let per_pass = match attention {
-            Attention::Window => passes::per_pass(&self.device, CPU_WINDOWS_PER_PASS),
-            Attention::BatchCompat => usize::MAX, // the slice is one batch of the original
-        };
-        passes::run(
-            &x,
-            ALPHABET.len() + 1,
-            per_pass,
-            &self.device,
-            |x, range| {
-                let mfe = Tensor::from_slice(&mfe[range.clone()], (range.len(), 1), &self.device)?;
-                self.net.forward(&x, &mfe, attention)?.to_vec1::<f32>()
-            },
-        )
+        // a GPU, or BatchCompat: the slice is one batch of the original
+        passes::run(&x, ALPHABET.len() + 1, &self.device, |x| {
+            let mfe = Tensor::from_slice(mfe, (mfe.len(), 1), &self.device)?;
+            self.net.forward(&x, &mfe, attention)?.to_vec1::<f32>()
+        })
     }
 }

@@ -13,9 +13,6 @@ use super::{input, load, passes, Device, Kind};
 use crate::encode::{ALPHABET, WINDOW_LEN};
 use crate::Result;
 
-/// Windows per forward pass on the CPU (see `passes`).
-const CPU_WINDOWS_PER_PASS: usize = 64;
-
 /// The network: conv stack with pooling (100 → 12 positions), flattened, then an MLP with BatchNorm.
 pub(crate) struct MfeNet {
     conv1: Encoder,
@@ -98,8 +95,7 @@ impl Mfe {
             Net::Cpu(cpu) => return Ok(cpu.forward(&x)),
             Net::Candle(net) => net,
         };
-        let per_pass = passes::per_pass(&self.device, CPU_WINDOWS_PER_PASS);
-        passes::run(&x, ALPHABET.len() + 1, per_pass, &self.device, |x, _| {
+        passes::run(&x, ALPHABET.len() + 1, &self.device, |x| {
             net.forward(&x)?.to_vec1::<f32>()
         })
     }

@@ -13,9 +13,6 @@ use super::{gemm_bf16, input, load, passes, Device, Kind, Precision};
 use crate::encode::{get_pe, ALPHABET, PE_FEATURES, WINDOW_LEN};
 use crate::{Error, Result};
 
-/// Windows per forward pass on the CPU (see `passes`).
-const CPU_WINDOWS_PER_PASS: usize = 16;
-
 /// The network: conv stack, concatenated positional features, 6 transformer layers, per-position head.
 pub(crate) struct StructureNet {
     conv_in: Encoder,
@@ -80,7 +77,6 @@ impl StructureNet {
 pub struct Structure {
     net: Net,
     device: candle_core::Device,
-    precision: Precision,
 }
 
 /// The CPU runs the hand-written path (`structure_cpu`), a GPU the candle network.
@@ -111,11 +107,7 @@ impl Structure {
                 Net::Candle(net)
             })
         })?;
-        Ok(Self {
-            net,
-            device,
-            precision: Precision::F32,
-        })
+        Ok(Self { net, device })
     }
 
     /// Sets the arithmetic of the model's matrix products; models load in [`Precision::F32`].
@@ -147,13 +139,15 @@ impl Structure {
                 )))
             }
         }
-        self.precision = precision;
         Ok(())
     }
 
     /// The arithmetic of the model's matrix products (see [`Self::set_precision`]).
     pub fn precision(&self) -> Precision {
-        self.precision
+        match &self.net {
+            Net::Cpu(cpu) => cpu.precision(),
+            Net::Candle(_) => Precision::F32,
+        }
     }
 
     /// Structure values of each window: `windows.len() × 100` values, row-major.
@@ -166,8 +160,7 @@ impl Structure {
             Net::Cpu(cpu) => return Ok(cpu.forward(&x)),
             Net::Candle(net) => net,
         };
-        let per_pass = passes::per_pass(&self.device, CPU_WINDOWS_PER_PASS);
-        passes::run(&x, ALPHABET.len(), per_pass, &self.device, |x, _| {
+        passes::run(&x, ALPHABET.len(), &self.device, |x| {
             net.forward(&x)?.flatten_all()?.to_vec1::<f32>()
         })
     }

@@ -154,6 +154,11 @@ impl StructureCpu {
         out
     }
 
+    /// The arithmetic of the products (see [`Self::set_precision`]).
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
     /// Packs (or drops) the bf16 operands of every GEMM (see [`Precision`]).
     pub fn set_precision(&mut self, precision: Precision) {
         self.stem.set_precision(precision);
