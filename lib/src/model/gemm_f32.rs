@@ -45,6 +45,23 @@ impl<'a> Mat<'a> {
         }
     }
 
+    /// Rows `start..start + len` of this view (no copy).
+    pub fn rows(self, start: usize, len: usize) -> Self {
+        Self {
+            data: &self.data[(start * self.rs).min(self.data.len())..],
+            rows: len,
+            ..self
+        }
+    }
+
+    pub fn row_count(&self) -> usize {
+        self.rows
+    }
+
+    pub fn col_count(&self) -> usize {
+        self.cols
+    }
+
     /// Whether every element lies inside `data`.
     fn fits(&self) -> bool {
         self.rows == 0
@@ -62,20 +79,33 @@ const MIN_ELEMENTS: usize = 16 * 16 + 1;
 /// small shapes that gemm computes in another summation order (see the module docs).
 pub(crate) fn matmul(dst: &mut [f32], dst_rs: usize, a: Mat, b: Mat) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
-    assert_eq!(b.rows, k, "inner dimensions differ");
-    assert!(a.fits() && b.fits(), "operand outside its slice");
     assert!(
         m > 64 && n > 1 && k > 2 && m * n >= MIN_ELEMENTS,
         "shape {m}×{k}×{n} takes a shape-dependent gemm kernel"
     );
+    product(dst, dst_rs, a, b, false);
+}
+
+/// `dst = a · b` (or `dst += a · b` with `accumulate`) for any shape: the summation order depends
+/// on the call's shape, so callers that need reproducible values keep their shapes fixed (the
+/// training engine cuts its products into blocks that do not depend on the thread count).
+///
+/// Panics when a matrix does not fit its slice or the shapes disagree.
+pub(crate) fn product(dst: &mut [f32], dst_rs: usize, a: Mat, b: Mat, accumulate: bool) {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    assert_eq!(b.rows, k, "inner dimensions differ");
+    assert!(a.fits() && b.fits(), "operand outside its slice");
+    if m == 0 || n == 0 {
+        return;
+    }
     assert!(
         n <= dst_rs && (m - 1) * dst_rs + n <= dst.len(),
         "destination too small"
     );
     // SAFETY: the asserts keep every element gemm reads (a, b: (i, j) at i·rs + j·cs) and writes
     // (dst: (i, j) at i·dst_rs + j) inside its slice; `dst` is a unique borrow, so it aliases
-    // neither operand; read_dst = false (beta·a·b only), so its old contents are never read;
-    // Parallelism::None runs on this thread only.
+    // neither operand; read_dst (`accumulate`) reads its old contents only inside the
+    // same slice; Parallelism::None runs on this thread only.
     unsafe {
         gemm(
             m,
@@ -84,14 +114,14 @@ pub(crate) fn matmul(dst: &mut [f32], dst_rs: usize, a: Mat, b: Mat) {
             dst.as_mut_ptr(),
             1,
             dst_rs as isize,
-            false,
+            accumulate,
             a.data.as_ptr(),
             a.cs as isize,
             a.rs as isize,
             b.data.as_ptr(),
             b.cs as isize,
             b.rs as isize,
-            0.0,
+            1.0,
             1.0,
             false,
             false,

@@ -115,19 +115,49 @@ pub(crate) struct Conv1d {
     weight: Tensor,
     /// [1, Cout, 1]
     bias: Tensor,
+    /// Train mode: the convolution as a product over im2col columns (see [`Conv1d::forward`]).
+    train: bool,
 }
 
 impl Conv1d {
     pub fn load(vb: &Vb, cin: usize, cout: usize) -> Result<Self> {
         let weight = vb.get(&[cout, cin, 3], "weight")?;
         let bias = vb.get(&[cout], "bias")?.reshape((1, cout, 1))?;
-        Ok(Self { weight, bias })
+        Ok(Self {
+            weight,
+            bias,
+            train: vb.train().is_some(),
+        })
     }
 
     /// [B, Cin, T] → [B, Cout, T]
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if self.train {
+            return self.forward_im2col(x);
+        }
         x.conv1d(&self.weight, 1, 1, 1, 1)?
             .broadcast_add(&self.bias)
+    }
+
+    /// The same convolution as a product over im2col columns `[x(t−1); x(t); x(t+1)]`.
+    ///
+    /// Why: candle 0.11's backward pass of `conv1d` gives a wrong kernel gradient when the batch
+    /// holds more than one sample (it convolves transposed, non-contiguous views); the gradients of
+    /// padding, concatenation and a product are right (`engine::tests` checks them).
+    fn forward_im2col(&self, x: &Tensor) -> Result<Tensor> {
+        let (_, cin, t) = x.dims3()?;
+        let cout = self.weight.dim(0)?;
+        let padded = x.pad_with_zeros(2, 1, 1)?;
+        let cols = Tensor::cat(
+            &[
+                padded.narrow(2, 0, t)?,
+                padded.narrow(2, 1, t)?,
+                padded.narrow(2, 2, t)?,
+            ],
+            1,
+        )?; // [B, 3·Cin, T], row k·Cin + ci
+        let w = self.weight.permute((0, 2, 1))?.reshape((cout, 3 * cin))?; // [Cout, 3·Cin], column k·Cin + ci
+        w.broadcast_matmul(&cols)?.broadcast_add(&self.bias)
     }
 }
 

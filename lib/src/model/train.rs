@@ -2,6 +2,7 @@
 //! [`crate::train`].
 
 mod ctx;
+mod engine;
 mod fit;
 mod optim;
 mod params;
@@ -35,6 +36,7 @@ fn key(
 ) -> serde_json::Value {
     serde_json::json!({
         "kind": kind.to_string(),
+        "engine": fit::resolve_engine(cfg).map(|e| e.to_string()).unwrap_or_default(),
         "optimizer": match cfg.optimizer { OptimizerKind::Sgd => "sgd", OptimizerKind::AdamW => "adamw" },
         "lr": cfg.lr,
         "batch_size": cfg.batch_size,

@@ -17,11 +17,35 @@ pub enum OptimizerKind {
     AdamW,
 }
 
+/// What computes the gradients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Engine {
+    /// The CPU engine on the CPU, candle's autograd on a GPU.
+    #[default]
+    Auto,
+    /// The hand-written forward and backward passes (CPU only).
+    Cpu,
+    /// candle's autograd (any device): the reference the CPU engine is tested against.
+    Candle,
+}
+
+impl std::fmt::Display for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Auto => "auto",
+            Self::Cpu => "cpu",
+            Self::Candle => "candle",
+        })
+    }
+}
+
 /// Settings shared by the three training procedures.
 #[derive(Debug, Clone)]
 pub struct TrainConfig {
     /// Where to train.
     pub device: Device,
+    /// What computes the gradients.
+    pub engine: Engine,
     /// Optimiser.
     pub optimizer: OptimizerKind,
     /// Learning rate (the maximum of the cycle with CyclicLR); `None`: the stage's default (Structure
@@ -58,6 +82,7 @@ impl Default for TrainConfig {
     fn default() -> Self {
         Self {
             device: Device::Cpu,
+            engine: Engine::Auto,
             optimizer: OptimizerKind::Sgd,
             lr: None,
             batch_size: 512,

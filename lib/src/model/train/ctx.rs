@@ -46,15 +46,18 @@ impl TrainCtx {
         if p <= 0.0 {
             return Ok(x.clone());
         }
-        let keep = 1.0 / (1.0 - p);
-        let mask: Vec<f32> = {
-            let mut rng = self.rng();
-            (0..x.elem_count())
-                .map(|_| if rng.random::<f32>() < p { 0.0 } else { keep })
-                .collect()
-        };
-        let mask = Tensor::from_vec(mask, x.shape(), x.device())?;
+        let mask = Tensor::from_vec(self.dropout_mask(x.elem_count(), p), x.shape(), x.device())?;
         x * mask
+    }
+
+    /// The factors of an inverted-dropout mask of `n` values in order: 0 with probability `p`,
+    /// else 1/(1 − p). Both training engines draw their masks here, so a seed gives both the same.
+    pub fn dropout_mask(&self, n: usize, p: f32) -> Vec<f32> {
+        let keep = 1.0 / (1.0 - p);
+        let mut rng = self.rng();
+        (0..n)
+            .map(|_| if rng.random::<f32>() < p { 0.0 } else { keep })
+            .collect()
     }
 
     pub fn report_batch_stats(&self, name: &str, mean: Tensor, var: Tensor, n: usize) {

@@ -13,11 +13,12 @@ use safetensors::{Dtype, SafeTensors};
 use serde::{Deserialize, Serialize};
 
 use super::ctx::TrainCtx;
+use super::engine::Grads;
 use super::optim::{clip_grad_norm, Optimizer, Schedule};
 use super::params::{read_snapshot, serialize, snapshot_entries, Params, Snapshot};
 use super::tasks::{Sampling, Task};
 use crate::model::weights::Vb;
-use crate::train::{EpochRecord, Observer, Outcome, TrainConfig};
+use crate::train::{Engine, EpochRecord, Observer, Outcome, TrainConfig};
 use crate::{Error, Result};
 
 /// The checkpoint's file name in the checkpoint folder.
@@ -103,6 +104,7 @@ pub(crate) fn fit<T: Task>(
     obs: &mut dyn Observer,
 ) -> Result<Outcome> {
     let device = cfg.device.to_candle()?;
+    let engine = resolve_engine(cfg)?;
     let kind = task.kind();
     let (metric_name, higher) = task.metric();
     let path = cfg.checkpoint_dir.join(CHECKPOINT);
@@ -144,7 +146,9 @@ pub(crate) fn fit<T: Task>(
         for (b, batch) in batches.iter().enumerate() {
             let (lr, momentum) = setup.schedule.at(epoch, run.iteration);
             let loss = run
-                .step(task, batch, micro, lr, momentum, setup.clip, &device)
+                .step(
+                    task, batch, micro, lr, momentum, setup.clip, engine, &device,
+                )
                 .map_err(model_err)?;
             loss_sum += loss;
             samples += batch.len();
@@ -211,6 +215,20 @@ pub(crate) fn fit<T: Task>(
         stopped_early: run.stopped,
         history,
     })
+}
+
+/// The engine a run uses: the CPU engine on the CPU unless told otherwise; candle on a GPU.
+pub(crate) fn resolve_engine(cfg: &TrainConfig) -> Result<Engine> {
+    let cpu = matches!(cfg.device, crate::model::Device::Cpu);
+    match cfg.engine {
+        Engine::Auto if cpu => Ok(Engine::Cpu),
+        Engine::Auto => Ok(Engine::Candle),
+        Engine::Cpu if !cpu => Err(Error::Invalid(
+            "the CPU training engine runs on the CPU only: use --engine candle with --device cuda"
+                .into(),
+        )),
+        e => Ok(e),
+    }
 }
 
 /// `batch` cut into parts of at most `micro` samples, as even as possible (no part of one sample
@@ -387,42 +405,86 @@ impl Run {
         lr: f64,
         momentum: f64,
         clip: Option<f64>,
+        engine: Engine,
         device: &Device,
     ) -> candle_core::Result<f64> {
         let weight = task.weight(batch).max(f64::MIN_POSITIVE);
-        let mut grads: Vec<Option<Tensor>> = vec![None; self.params.vars.len()];
-        let mut value = 0f64;
-        {
-            let source = self.params.train_source(self.ctx.clone());
-            let net = task.build(&Vb::root(&source))?;
-            for part in split(batch, micro) {
-                let loss = (task.loss_sum(&net, part, device)? / weight)?;
-                value += f64::from(loss.to_scalar::<f32>()?);
-                let store = loss.backward()?;
-                for ((_, v), sum) in self.params.vars.iter().zip(grads.iter_mut()) {
-                    if let Some(g) = store.get(v.as_tensor()) {
-                        let g = g.detach();
-                        *sum = Some(match sum.take() {
-                            None => g,
-                            Some(s) => (s + g)?,
-                        });
-                    }
-                }
+        let (mut grads, value) = match engine {
+            Engine::Cpu => self.engine_grads(task, batch, micro, weight)?,
+            Engine::Candle | Engine::Auto => {
+                self.candle_grads(task, batch, micro, weight, device)?
             }
-        }
-        let mut grads = self
-            .params
-            .vars
-            .iter()
-            .zip(grads)
-            .map(|((_, v), g)| g.map_or_else(|| v.as_tensor().zeros_like(), Ok))
-            .collect::<candle_core::Result<Vec<_>>>()?;
+        };
         if let Some(max) = clip.filter(|&c| c > 0.0) {
             clip_grad_norm(&mut grads, max)?;
         }
         self.opt.step(&self.params.vars, &grads, lr, momentum)?;
         self.params.update_running(self.ctx.take_stats())?;
         Ok(value)
+    }
+
+    /// The batch's gradients (one per trained tensor) and loss through candle's autograd.
+    fn candle_grads<T: Task>(
+        &self,
+        task: &T,
+        batch: &[usize],
+        micro: usize,
+        weight: f64,
+        device: &Device,
+    ) -> candle_core::Result<(Vec<Tensor>, f64)> {
+        let mut grads: Vec<Option<Tensor>> = vec![None; self.params.vars.len()];
+        let mut value = 0f64;
+        let source = self.params.train_source(self.ctx.clone());
+        let net = task.build(&Vb::root(&source))?;
+        for part in split(batch, micro) {
+            let loss = (task.loss_sum(&net, part, device)? / weight)?;
+            value += f64::from(loss.to_scalar::<f32>()?);
+            let store = loss.backward()?;
+            for ((_, v), sum) in self.params.vars.iter().zip(grads.iter_mut()) {
+                if let Some(g) = store.get(v.as_tensor()) {
+                    let g = g.detach();
+                    *sum = Some(match sum.take() {
+                        None => g,
+                        Some(s) => (s + g)?,
+                    });
+                }
+            }
+        }
+        let grads = self
+            .params
+            .vars
+            .iter()
+            .zip(grads)
+            .map(|((_, v), g)| g.map_or_else(|| v.as_tensor().zeros_like(), Ok))
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        Ok((grads, value))
+    }
+
+    /// The same through the CPU engine.
+    fn engine_grads<T: Task>(
+        &self,
+        task: &T,
+        batch: &[usize],
+        micro: usize,
+        weight: f64,
+    ) -> candle_core::Result<(Vec<Tensor>, f64)> {
+        let weights = self.params.weights()?;
+        let scale = (1.0 / weight) as f32;
+        let mut sums = Grads::default();
+        let mut value = 0f64;
+        for part in split(batch, micro) {
+            value += task.engine_step(&weights, part, scale, &self.ctx, &mut sums)? / weight;
+        }
+        let grads = self
+            .params
+            .vars
+            .iter()
+            .map(|(name, v)| match sums.take(name) {
+                Some(g) => Tensor::from_vec(g, v.shape(), v.device()),
+                None => v.as_tensor().zeros_like(),
+            })
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        Ok((grads, value))
     }
 
     /// Writes the checkpoint (temporary file, then rename: never half written).

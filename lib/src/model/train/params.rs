@@ -11,6 +11,7 @@ use rand_chacha::ChaCha8Rng;
 use safetensors::{Dtype, SafeTensors};
 
 use super::ctx::{BatchStats, TrainCtx};
+use super::engine::Weights;
 use crate::model::weights::{Source, TensorSpec};
 use crate::model::{specs, Kind};
 
@@ -198,6 +199,20 @@ impl Params {
             .collect();
         map.extend(self.buffers.iter().map(|(n, t)| (n.clone(), t.clone())));
         Source::Train(map, self.device.clone(), ctx)
+    }
+
+    /// Every trained tensor and buffer as plain values, for the CPU engine.
+    pub fn weights(&self) -> Result<Weights> {
+        let all = self
+            .vars
+            .iter()
+            .map(|(n, v)| (n, v.as_tensor()))
+            .chain(self.buffers.iter());
+        let mut values = HashMap::new();
+        for (name, t) in all {
+            values.insert(name.clone(), t.flatten_all()?.to_vec1::<f32>()?);
+        }
+        Ok(Weights::new(values))
     }
 
     /// A source that builds the model in eval mode (the inference code path, no graph).

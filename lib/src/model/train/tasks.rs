@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use candle_core::{Device, Result, Tensor, D};
 
+use super::ctx::TrainCtx;
+use super::engine::{structure_step, FoldBatch, Grads, Weights};
 use crate::encode::{channel, get_pe, PE_FEATURES, WINDOW_LEN};
 use crate::eval::{score_key, summarize, Counts, Points};
 use crate::model::classifier::ClassifierNet;
@@ -49,6 +51,16 @@ pub(crate) trait Task {
     /// The un-normalised loss of the training samples `micro` (a scalar tensor): the batch loss is
     /// the sum over its micro-batches divided by [`Task::weight`] of the batch.
     fn loss_sum(&self, net: &Self::Net, micro: &[usize], device: &Device) -> Result<Tensor>;
+    /// The CPU engine's step on the training samples `micro`: adds `scale ·` the gradient of
+    /// [`Task::loss_sum`] to `grads` and returns that loss (un-normalised).
+    fn engine_step(
+        &self,
+        weights: &Weights,
+        micro: &[usize],
+        scale: f32,
+        ctx: &TrainCtx,
+        grads: &mut Grads,
+    ) -> Result<f64>;
     fn validate(&self, net: &Self::Net, device: &Device) -> Result<Validation>;
 }
 
@@ -126,27 +138,31 @@ impl FoldSet {
         self.lens.len()
     }
 
-    /// (one-hot [b, 4, 100], PE [b, 100, 111], mask [b, 100]) of the samples `idx`.
-    fn inputs(
-        &self,
-        idx: &[usize],
-        pe: &[Vec<f32>],
-        dev: &Device,
-    ) -> Result<(Tensor, Tensor, Tensor)> {
+    /// One-hot `[b, 4, 100]`, PE `[b, 100, 111]`, loss mask and target `[b, 100]` of the samples
+    /// `idx`, as plain values.
+    fn values(&self, idx: &[usize], pe: &[Vec<f32>]) -> [Vec<f32>; 4] {
         let b = idx.len();
-        let x = Tensor::from_vec(
-            gather(&self.x, 4 * WINDOW_LEN, idx),
-            (b, 4, WINDOW_LEN),
-            dev,
-        )?;
         let mut p = Vec::with_capacity(b * WINDOW_LEN * PE_FEATURES);
         let mut mask = vec![0.0f32; b * WINDOW_LEN];
         for (k, &i) in idx.iter().enumerate() {
             p.extend_from_slice(&pe[self.lens[i] - 1]);
             mask[k * WINDOW_LEN..k * WINDOW_LEN + self.lens[i]].fill(1.0);
         }
-        let p = Tensor::from_vec(p, (b, WINDOW_LEN, PE_FEATURES), dev)?;
-        Ok((x, p, Tensor::from_vec(mask, (b, WINDOW_LEN), dev)?))
+        let x = gather(&self.x, 4 * WINDOW_LEN, idx);
+        [x, p, mask, gather(&self.pairing, WINDOW_LEN, idx)]
+    }
+
+    /// (one-hot [b, 4, 100], PE [b, 100, 111], mask [b, 100], target [b, 100]) of the samples
+    /// `idx`.
+    fn inputs(&self, idx: &[usize], pe: &[Vec<f32>], dev: &Device) -> Result<[Tensor; 4]> {
+        let b = idx.len();
+        let [x, p, mask, target] = self.values(idx, pe);
+        Ok([
+            Tensor::from_vec(x, (b, 4, WINDOW_LEN), dev)?,
+            Tensor::from_vec(p, (b, WINDOW_LEN, PE_FEATURES), dev)?,
+            Tensor::from_vec(mask, (b, WINDOW_LEN), dev)?,
+            Tensor::from_vec(target, (b, WINDOW_LEN), dev)?,
+        ])
     }
 }
 
@@ -160,7 +176,7 @@ pub(crate) fn predict_structure(
     let mut out = Vec::with_capacity(set.len() * WINDOW_LEN);
     let all: Vec<usize> = (0..set.len()).collect();
     for idx in all.chunks(eval_chunk(dev)) {
-        let (x, p, _) = set.inputs(idx, &pe, dev)?;
+        let [x, p, _, _] = set.inputs(idx, &pe, dev)?;
         out.extend(net.forward_pe(&x, &p)?.flatten_all()?.to_vec1::<f32>()?);
     }
     Ok(out)
@@ -182,12 +198,7 @@ impl StructureTask {
         idx: &[usize],
         dev: &Device,
     ) -> Result<(Tensor, Tensor)> {
-        let (x, p, mask) = set.inputs(idx, &self.pe, dev)?;
-        let target = Tensor::from_vec(
-            gather(&set.pairing, WINDOW_LEN, idx),
-            (idx.len(), WINDOW_LEN),
-            dev,
-        )?;
+        let [x, p, mask, target] = set.inputs(idx, &self.pe, dev)?;
         let pred = net.forward_pe(&x, &p)?;
         let sq = ((pred - target)? * &mask)?.sqr()?.sum_all()?;
         Ok((sq, mask.sum_all()?))
@@ -220,6 +231,23 @@ impl Task for StructureTask {
     }
     fn loss_sum(&self, net: &StructureNet, micro: &[usize], dev: &Device) -> Result<Tensor> {
         Ok(self.errors(net, &self.train, micro, dev)?.0)
+    }
+    fn engine_step(
+        &self,
+        weights: &Weights,
+        micro: &[usize],
+        scale: f32,
+        ctx: &TrainCtx,
+        grads: &mut Grads,
+    ) -> Result<f64> {
+        let [x, pe, mask, target] = self.train.values(micro, &self.pe);
+        let batch = FoldBatch {
+            x: &x,
+            pe: &pe,
+            mask: &mask,
+            target: &target,
+        };
+        structure_step(weights, &batch, scale, ctx, grads)
     }
     fn validate(&self, net: &StructureNet, dev: &Device) -> Result<Validation> {
         let (mut sq, mut n) = (0f64, 0f64);
@@ -301,6 +329,16 @@ impl Task for MfeTask {
     }
     fn weight(&self, batch: &[usize]) -> f64 {
         batch.len() as f64
+    }
+    fn engine_step(
+        &self,
+        _weights: &Weights,
+        _micro: &[usize],
+        _scale: f32,
+        _ctx: &TrainCtx,
+        _grads: &mut Grads,
+    ) -> Result<f64> {
+        candle_core::bail!("the CPU engine does not train this model yet")
     }
     fn loss_sum(&self, net: &MfeNet, micro: &[usize], dev: &Device) -> Result<Tensor> {
         let pred = net.forward(&self.train.x(micro, dev)?)?;
@@ -398,6 +436,16 @@ impl Task for ClassifierTask {
             }
         };
         batch.iter().map(w).sum()
+    }
+    fn engine_step(
+        &self,
+        _weights: &Weights,
+        _micro: &[usize],
+        _scale: f32,
+        _ctx: &TrainCtx,
+        _grads: &mut Grads,
+    ) -> Result<f64> {
+        candle_core::bail!("the CPU engine does not train this model yet")
     }
     fn loss_sum(&self, net: &ClassifierNet, micro: &[usize], dev: &Device) -> Result<Tensor> {
         let logits = self.logits(net, &self.train, &self.train_mfe, micro, dev)?;
