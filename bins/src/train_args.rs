@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use mire2e::model::Device;
-use mire2e::train::{OptimizerKind, TrainConfig};
+use mire2e::train::{Engine, OptimizerKind, TrainConfig};
 
 /// The optimiser.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -13,6 +13,17 @@ pub enum OptimizerArg {
     Sgd,
     /// AdamW (weight decay 0.01); Structure keeps StepLR 0.95/epoch, the others a constant rate.
     Adamw,
+}
+
+/// What computes the gradients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EngineArg {
+    /// The CPU engine on the CPU, candle's autograd on a GPU.
+    Auto,
+    /// The hand-written forward and backward passes (CPU only; the fast one).
+    Cpu,
+    /// candle's autograd (any device; the reference the CPU engine is tested against).
+    Candle,
 }
 
 /// Options shared by the three `train` subcommands.
@@ -64,6 +75,9 @@ pub struct TrainArgs {
     /// Device: cpu, cuda or cuda:N (CUDA needs a build with the `cuda` feature).
     #[arg(long, default_value = "cpu", value_parser = parse_device)]
     pub device: Device,
+    /// What computes the gradients.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub engine: EngineArg,
     /// Worker threads (0 = all cores).
     #[arg(short = 't', long, default_value_t = 0, value_name = "N")]
     pub threads: usize,
@@ -87,6 +101,11 @@ impl TrainArgs {
     pub fn config(&self) -> TrainConfig {
         TrainConfig {
             device: self.device,
+            engine: match self.engine {
+                EngineArg::Auto => Engine::Auto,
+                EngineArg::Cpu => Engine::Cpu,
+                EngineArg::Candle => Engine::Candle,
+            },
             optimizer: match self.optimizer {
                 OptimizerArg::Sgd => OptimizerKind::Sgd,
                 OptimizerArg::Adamw => OptimizerKind::AdamW,

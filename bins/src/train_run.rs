@@ -158,6 +158,7 @@ pub fn run(
         "history": outcome.history,
         "wall_seconds": start.elapsed().as_secs_f64(),
         "device": cfg.device.to_string(),
+        "engine": cfg.engine.resolve(&cfg.device)?.to_string(),
         "threads": rayon::current_num_threads(),
         "versions": {"mire2e": env!("CARGO_PKG_VERSION"), "candle": "0.11"},
     });

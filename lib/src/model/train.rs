@@ -36,7 +36,7 @@ fn key(
 ) -> serde_json::Value {
     serde_json::json!({
         "kind": kind.to_string(),
-        "engine": fit::resolve_engine(cfg).map(|e| e.to_string()).unwrap_or_default(),
+        "engine": cfg.engine.resolve(&cfg.device).map(|e| e.to_string()).unwrap_or_default(),
         "optimizer": match cfg.optimizer { OptimizerKind::Sgd => "sgd", OptimizerKind::AdamW => "adamw" },
         "lr": cfg.lr,
         "batch_size": cfg.batch_size,

@@ -29,6 +29,22 @@ pub enum Engine {
     Candle,
 }
 
+impl Engine {
+    /// The engine a run on `device` uses: `Auto` is the CPU engine on the CPU and candle on a GPU;
+    /// the CPU engine on a GPU is refused.
+    pub fn resolve(self, device: &Device) -> Result<Self> {
+        let cpu = matches!(device, Device::Cpu);
+        match self {
+            Self::Auto if cpu => Ok(Self::Cpu),
+            Self::Auto => Ok(Self::Candle),
+            Self::Cpu if !cpu => Err(crate::Error::Invalid(
+                "the CPU training engine runs on the CPU only: use --engine candle on a GPU".into(),
+            )),
+            e => Ok(e),
+        }
+    }
+}
+
 impl std::fmt::Display for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {

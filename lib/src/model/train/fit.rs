@@ -104,7 +104,7 @@ pub(crate) fn fit<T: Task>(
     obs: &mut dyn Observer,
 ) -> Result<Outcome> {
     let device = cfg.device.to_candle()?;
-    let engine = resolve_engine(cfg)?;
+    let engine = cfg.engine.resolve(&cfg.device)?;
     let kind = task.kind();
     let (metric_name, higher) = task.metric();
     let path = cfg.checkpoint_dir.join(CHECKPOINT);
@@ -215,20 +215,6 @@ pub(crate) fn fit<T: Task>(
         stopped_early: run.stopped,
         history,
     })
-}
-
-/// The engine a run uses: the CPU engine on the CPU unless told otherwise; candle on a GPU.
-pub(crate) fn resolve_engine(cfg: &TrainConfig) -> Result<Engine> {
-    let cpu = matches!(cfg.device, crate::model::Device::Cpu);
-    match cfg.engine {
-        Engine::Auto if cpu => Ok(Engine::Cpu),
-        Engine::Auto => Ok(Engine::Candle),
-        Engine::Cpu if !cpu => Err(Error::Invalid(
-            "the CPU training engine runs on the CPU only: use --engine candle with --device cuda"
-                .into(),
-        )),
-        e => Ok(e),
-    }
 }
 
 /// `batch` cut into parts of at most `micro` samples, as even as possible (no part of one sample

@@ -147,3 +147,101 @@ fn structure_gradients_equal_candle_autograd() {
     assert_eq!(stats, want_stats, "BatchNorm layers reporting statistics");
     assert_same_gradients(&params, &want, &mut got);
 }
+
+#[test]
+fn a_step_gives_the_same_bits_at_any_thread_count() {
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let records = fold_records(&[100, 64, 100, 100, 90], &mut rng);
+    let task = StructureTask {
+        train: FoldSet::new(&records),
+        val: FoldSet::new(&records[..2]),
+        pe: pe_tables(),
+    };
+    let params = params(Kind::Structure, &mut rng);
+    let micro = [0, 1, 2, 3, 4];
+    let weight = task.weight(&micro);
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let (mut grads, loss, _) = pool.install(|| engine_step(&task, &params, &micro, weight, 3));
+        let all: Vec<Vec<f32>> = params
+            .vars
+            .iter()
+            .map(|(n, _)| grads.take(n).unwrap())
+            .collect();
+        (all, loss)
+    };
+    let one = run(1);
+    for threads in [2, 3] {
+        let other = run(threads);
+        assert_eq!(
+            one.1.to_bits(),
+            other.1.to_bits(),
+            "loss at {threads} threads"
+        );
+        for ((a, b), (name, _)) in one.0.iter().zip(&other.0).zip(&params.vars) {
+            let same = a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits());
+            assert!(same, "{name} differs at {threads} threads");
+        }
+    }
+}
+
+/// The weights (by name) after `steps` steps of a Structure run with `optimizer` on `engine`.
+fn steps(
+    optimizer: crate::train::OptimizerKind,
+    engine: crate::train::Engine,
+    steps: usize,
+) -> BTreeMap<String, Vec<f32>> {
+    struct Quiet;
+    impl crate::train::Observer for Quiet {}
+    let mut rng = ChaCha8Rng::seed_from_u64(2);
+    let records = fold_records(&[100, 73, 100, 41, 100, 88, 100, 95], &mut rng);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = crate::train::TrainConfig {
+        engine,
+        optimizer,
+        batch_size: 4,
+        epoch_size: Some(4 * steps),
+        max_epochs: 1,
+        checkpoint_dir: dir.path().join("ckpt"),
+        ..Default::default()
+    };
+    let outcome = crate::train::train_structure(&records, &records[..2], &cfg, &mut Quiet).unwrap();
+    let file = safetensors::SafeTensors::deserialize(&outcome.weights).unwrap();
+    let snap = super::super::params::read_snapshot(&file, "").unwrap();
+    snap.tensors.into_iter().map(|(n, (_, v))| (n, v)).collect()
+}
+
+/// A few steps give the same weights with either engine: two of SGD; one of AdamW, whose later
+/// steps divide by the gradients' running magnitudes and so magnify any difference in a weight
+/// whose successive gradients nearly cancel.
+#[test]
+fn steps_of_each_optimiser_match_candle() {
+    use crate::train::{Engine, OptimizerKind};
+    for (optimizer, n) in [(OptimizerKind::Sgd, 2), (OptimizerKind::AdamW, 1)] {
+        let (ours, reference) = (
+            steps(optimizer, Engine::Cpu, n),
+            steps(optimizer, Engine::Candle, n),
+        );
+        let mut worst = (0f32, String::new());
+        for (name, want) in &reference {
+            for (a, b) in ours[name].iter().zip(want) {
+                if (a - b).abs() > worst.0 {
+                    worst = ((a - b).abs(), name.clone());
+                }
+            }
+        }
+        eprintln!("{optimizer:?}: largest |Δw| {:.3e} in {}", worst.0, worst.1);
+        // a wrong gradient moves whole tensors by about lr (AdamW 1e-3) or lr·|g| (SGD at lr 1.0);
+        // summation order alone stays near 1e-5 (AdamW divides by |g|, so weights whose gradient
+        // is within float noise of 0 move a little differently)
+        assert!(
+            worst.0 < 1e-4,
+            "{optimizer:?}: |Δw| {} in {}",
+            worst.0,
+            worst.1
+        );
+    }
+}
