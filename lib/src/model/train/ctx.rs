@@ -53,11 +53,18 @@ impl TrainCtx {
     /// The factors of an inverted-dropout mask of `n` values in order: 0 with probability `p`,
     /// else 1/(1 − p). Both training engines draw their masks here, so a seed gives both the same.
     pub fn dropout_mask(&self, n: usize, p: f32) -> Vec<f32> {
+        let mut mask = vec![0.0; n];
+        self.fill_dropout_mask(&mut mask, p);
+        mask
+    }
+
+    /// [`Self::dropout_mask`] into `mask`.
+    pub fn fill_dropout_mask(&self, mask: &mut [f32], p: f32) {
         let keep = 1.0 / (1.0 - p);
         let mut rng = self.rng();
-        (0..n)
-            .map(|_| if rng.random::<f32>() < p { 0.0 } else { keep })
-            .collect()
+        for m in mask {
+            *m = if rng.random::<f32>() < p { 0.0 } else { keep };
+        }
     }
 
     pub fn report_batch_stats(&self, name: &str, mean: Tensor, var: Tensor, n: usize) {

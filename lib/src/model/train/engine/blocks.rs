@@ -10,6 +10,7 @@
 use candle_core::{Device, Result, Tensor};
 use rayon::prelude::*;
 
+use super::buf::Buf;
 use super::ops::{
     apply_mask, column_sums, linear, linear_backward, par_product, par_rows, relu_backward,
     softmax, softmax_backward,
@@ -55,18 +56,12 @@ impl<'w> Linear<'w> {
         })
     }
 
-    pub fn forward(&self, x: &[f32]) -> Vec<f32> {
+    pub fn forward(&self, x: &[f32]) -> Buf {
         linear(x, self.w, self.b, self.input)
     }
 
     /// Adds the weight and bias gradients; returns the input's gradient when asked.
-    pub fn backward(
-        &self,
-        x: &[f32],
-        dy: &[f32],
-        grads: &mut Grads,
-        want_dx: bool,
-    ) -> Option<Vec<f32>> {
+    pub fn backward(&self, x: &[f32], dy: &[f32], grads: &mut Grads, want_dx: bool) -> Option<Buf> {
         let (wn, bn) = &self.names;
         grads.pair(wn, self.w.len(), bn, self.b.len(), |dw, db| {
             linear_backward(x, self.w, dy, dw, db, want_dx)
@@ -84,7 +79,7 @@ pub(crate) struct BatchNorm<'w> {
 
 /// What [`BatchNorm::backward`] needs: the normalised input and 1/σ per channel.
 pub(crate) struct NormCache {
-    xhat: Vec<f32>,
+    xhat: Buf,
     inv: Vec<f32>,
 }
 
@@ -97,7 +92,7 @@ impl<'w> BatchNorm<'w> {
         })
     }
 
-    pub fn forward(&self, x: &[f32], ctx: &TrainCtx) -> Result<(Vec<f32>, NormCache)> {
+    pub fn forward(&self, x: &[f32], ctx: &TrainCtx) -> Result<(Buf, NormCache)> {
         let c = self.w.len();
         let n = x.len() / c;
         // sums in f64, in row order: exact enough, and the same at any thread count
@@ -119,7 +114,7 @@ impl<'w> BatchNorm<'w> {
             .map(|v| (1.0 / (v + EPS).sqrt()) as f32)
             .collect();
         let mean32: Vec<f32> = mean.iter().map(|&m| m as f32).collect();
-        let mut xhat = x.to_vec();
+        let mut xhat = Buf::copy(x);
         par_rows(&mut xhat, c, |row| {
             for ((v, m), i) in row.iter_mut().zip(&mean32).zip(&inv) {
                 *v = (*v - m) * i;
@@ -141,7 +136,7 @@ impl<'w> BatchNorm<'w> {
         Ok((y, NormCache { xhat, inv }))
     }
 
-    pub fn backward(&self, cache: &NormCache, dy: &[f32], grads: &mut Grads) -> Vec<f32> {
+    pub fn backward(&self, cache: &NormCache, dy: &[f32], grads: &mut Grads) -> Buf {
         let c = self.w.len();
         let n = (dy.len() / c) as f32;
         let (mut dw, mut db) = (vec![0f32; c], vec![0f32; c]);
@@ -159,7 +154,7 @@ impl<'w> BatchNorm<'w> {
         }
         add(grads.slot(&format!("{}.weight", self.name), c), &dw);
         add(grads.slot(&format!("{}.bias", self.name), c), &db);
-        let mut dx = dy.to_vec();
+        let mut dx = Buf::copy(dy);
         dx.par_chunks_mut(256 * c)
             .zip(cache.xhat.par_chunks(256 * c))
             .for_each(|(d, xh)| {
@@ -195,10 +190,10 @@ pub(crate) struct NormConv<'w> {
 /// What [`NormConv::backward`] needs.
 pub(crate) struct ConvCache {
     /// The input (its sign is the ReLU's).
-    x: Vec<f32>,
+    x: Buf,
     norm: NormCache,
     /// im2col rows `[x(t−1), x(t), x(t+1)]` of the normalised input.
-    col: Vec<f32>,
+    col: Buf,
     len: usize,
 }
 
@@ -230,14 +225,14 @@ impl<'w> NormConv<'w> {
     }
 
     /// `x`: `[windows·len, cin]` → `[windows·len, cout]`.
-    pub fn forward(&self, x: &[f32], len: usize, ctx: &TrainCtx) -> Result<(Vec<f32>, ConvCache)> {
+    pub fn forward(&self, x: &[f32], len: usize, ctx: &TrainCtx) -> Result<(Buf, ConvCache)> {
         let (cin, cout) = (self.cin, self.b.len());
         let rows = x.len() / cin;
-        let mut a = x.to_vec();
+        let mut a = Buf::copy(x);
         a.iter_mut().for_each(|v| *v = v.max(0.0));
         let (n, norm) = self.norm.forward(&a, ctx)?;
         drop(a);
-        let mut col = vec![0.0; rows * 3 * cin];
+        let mut col = Buf::zeros(rows * 3 * cin);
         col.par_chunks_mut(len * 3 * cin)
             .zip(n.par_chunks(len * cin))
             .for_each(|(col, n)| {
@@ -252,7 +247,7 @@ impl<'w> NormConv<'w> {
                     }
                 }
             });
-        let mut out = vec![0.0; rows * cout];
+        let mut out = Buf::zeros(rows * cout);
         par_product(
             &mut out,
             Mat::new(&col, rows, 3 * cin, 3 * cin),
@@ -265,7 +260,7 @@ impl<'w> NormConv<'w> {
             }
         });
         let cache = ConvCache {
-            x: x.to_vec(),
+            x: Buf::copy(x),
             norm,
             col,
             len,
@@ -280,10 +275,10 @@ impl<'w> NormConv<'w> {
         dy: &[f32],
         grads: &mut Grads,
         want_dx: bool,
-    ) -> Option<Vec<f32>> {
+    ) -> Option<Buf> {
         let (cin, cout, len) = (self.cin, self.b.len(), cache.len);
         let rows = dy.len() / cout;
-        let mut dwmat = vec![0.0; 3 * cin * cout];
+        let mut dwmat = Buf::zeros(3 * cin * cout);
         par_product(
             &mut dwmat,
             Mat::new(&cache.col, rows, 3 * cin, 3 * cin).t(),
@@ -300,7 +295,7 @@ impl<'w> NormConv<'w> {
         }
         column_sums(dy, grads.slot(&format!("{}.bias", self.conv), cout));
         // the norm's weights need dn even where the input's gradient is not wanted
-        let mut dcol = vec![0.0; rows * 3 * cin];
+        let mut dcol = Buf::zeros(rows * 3 * cin);
         par_product(
             &mut dcol,
             Mat::new(dy, rows, cout, cout),
@@ -308,7 +303,7 @@ impl<'w> NormConv<'w> {
             false,
         );
         // col2im: position t received x(t) in three im2col rows
-        let mut dn = vec![0.0; rows * cin];
+        let mut dn = Buf::zeros(rows * cin);
         dn.par_chunks_mut(len * cin)
             .zip(dcol.par_chunks(len * 3 * cin))
             .for_each(|(dn, dcol)| {
@@ -333,10 +328,10 @@ impl<'w> NormConv<'w> {
 }
 
 /// `nn.AvgPool1d(2)` over windows of `len` positions (floor: an odd last position is dropped).
-pub(crate) fn avg_pool2(x: &[f32], len: usize, c: usize) -> Vec<f32> {
+pub(crate) fn avg_pool2(x: &[f32], len: usize, c: usize) -> Buf {
     let half = len / 2;
     let windows = x.len() / (len * c);
-    let mut y = vec![0.0; windows * half * c];
+    let mut y = Buf::zeros(windows * half * c);
     for (y, x) in y.chunks_exact_mut(half * c).zip(x.chunks_exact(len * c)) {
         for t in 0..half {
             for j in 0..c {
@@ -348,10 +343,10 @@ pub(crate) fn avg_pool2(x: &[f32], len: usize, c: usize) -> Vec<f32> {
 }
 
 /// The backward pass of [`avg_pool2`]: `dy` over `len / 2` positions → `dx` over `len`.
-pub(crate) fn avg_pool2_backward(dy: &[f32], len: usize, c: usize) -> Vec<f32> {
+pub(crate) fn avg_pool2_backward(dy: &[f32], len: usize, c: usize) -> Buf {
     let half = len / 2;
     let windows = dy.len() / (half * c).max(1);
-    let mut dx = vec![0.0; windows * len * c];
+    let mut dx = Buf::zeros(windows * len * c);
     for (dx, dy) in dx.chunks_exact_mut(len * c).zip(dy.chunks_exact(half * c)) {
         for t in 0..half {
             for j in 0..c {
@@ -373,7 +368,7 @@ pub(crate) struct LayerNorm<'w> {
 
 /// The normalised rows and 1/σ per row.
 pub(crate) struct RowCache {
-    xhat: Vec<f32>,
+    xhat: Buf,
     inv: Vec<f32>,
 }
 
@@ -386,10 +381,10 @@ impl<'w> LayerNorm<'w> {
         })
     }
 
-    pub fn forward(&self, x: &[f32]) -> (Vec<f32>, RowCache) {
+    pub fn forward(&self, x: &[f32]) -> (Buf, RowCache) {
         let e = self.w.len();
         let rows = x.len() / e;
-        let mut xhat = x.to_vec();
+        let mut xhat = Buf::copy(x);
         let mut inv = vec![0.0f32; rows];
         xhat.par_chunks_mut(256 * e)
             .zip(inv.par_chunks_mut(256))
@@ -411,7 +406,7 @@ impl<'w> LayerNorm<'w> {
         (y, RowCache { xhat, inv })
     }
 
-    pub fn backward(&self, cache: &RowCache, dy: &[f32], grads: &mut Grads) -> Vec<f32> {
+    pub fn backward(&self, cache: &RowCache, dy: &[f32], grads: &mut Grads) -> Buf {
         let e = self.w.len();
         let (mut dw, mut db) = (vec![0f32; e], vec![0f32; e]);
         for (d, xh) in dy.chunks_exact(e).zip(cache.xhat.chunks_exact(e)) {
@@ -422,7 +417,7 @@ impl<'w> LayerNorm<'w> {
         }
         add(grads.slot(&format!("{}.weight", self.name), e), &dw);
         add(grads.slot(&format!("{}.bias", self.name), e), &db);
-        let mut dx = dy.to_vec();
+        let mut dx = Buf::copy(dy);
         dx.par_chunks_mut(256 * e)
             .zip(cache.xhat.par_chunks(256 * e))
             .zip(cache.inv.par_chunks(256))
@@ -461,20 +456,20 @@ pub(crate) struct EncoderLayer<'w> {
 
 /// What [`EncoderLayer::backward`] needs.
 pub(crate) struct LayerCache {
-    x: Vec<f32>,
+    x: Buf,
     /// q (scaled by 1/√hd), k, v per row
-    qkv: Vec<f32>,
+    qkv: Buf,
     /// Attention weights `[window, head, S, S]` before dropout, and their mask.
-    p: Vec<f32>,
-    p_mask: Vec<f32>,
-    a: Vec<f32>,
-    a_mask: Vec<f32>,
+    p: Buf,
+    p_mask: Buf,
+    a: Buf,
+    a_mask: Buf,
     norm1: RowCache,
-    x1: Vec<f32>,
+    x1: Buf,
     /// ReLU(linear1) after its dropout, and the mask.
-    f: Vec<f32>,
-    f_mask: Vec<f32>,
-    out_mask: Vec<f32>,
+    f: Buf,
+    f_mask: Buf,
+    out_mask: Buf,
     norm2: RowCache,
     seq: usize,
 }
@@ -510,7 +505,7 @@ impl<'w> EncoderLayer<'w> {
     }
 
     /// `x`: `[windows·seq, E]`; attention runs over the `seq` rows of each window.
-    pub fn forward(&self, x: Vec<f32>, seq: usize, ctx: &TrainCtx) -> (Vec<f32>, LayerCache) {
+    pub fn forward(&self, x: Buf, seq: usize, ctx: &TrainCtx) -> (Buf, LayerCache) {
         let (e, h) = (self.e, self.nhead);
         let hd = e / h;
         let rows = x.len() / e;
@@ -520,9 +515,9 @@ impl<'w> EncoderLayer<'w> {
         par_rows(&mut qkv, 3 * e, |row| {
             row[..e].iter_mut().for_each(|v| *v *= s)
         });
-        let p_mask = ctx.dropout_mask(windows * h * seq * seq, TRANSFORMER_DROPOUT);
-        let mut p = vec![0.0; windows * h * seq * seq];
-        let mut a = vec![0.0; rows * e];
+        let p_mask = mask(ctx, windows * h * seq * seq);
+        let mut p = Buf::zeros(windows * h * seq * seq);
+        let mut a = Buf::zeros(rows * e);
         a.par_chunks_mut(seq * e)
             .zip(p.par_chunks_mut(h * seq * seq))
             .zip(qkv.par_chunks(seq * 3 * e))
@@ -550,17 +545,17 @@ impl<'w> EncoderLayer<'w> {
                 }
             });
         let mut o = self.out_proj.forward(&a);
-        let a_mask = ctx.dropout_mask(o.len(), TRANSFORMER_DROPOUT);
+        let a_mask = mask(ctx, o.len());
         apply_mask(&mut o, &a_mask);
         add_into(&mut o, &x);
         let (x1, norm1) = self.norm1.forward(&o);
         drop(o);
         let mut f = self.linear1.forward(&x1);
         f.iter_mut().for_each(|v| *v = v.max(0.0));
-        let f_mask = ctx.dropout_mask(f.len(), TRANSFORMER_DROPOUT);
+        let f_mask = mask(ctx, f.len());
         apply_mask(&mut f, &f_mask);
         let mut g = self.linear2.forward(&f);
-        let out_mask = ctx.dropout_mask(g.len(), TRANSFORMER_DROPOUT);
+        let out_mask = mask(ctx, g.len());
         apply_mask(&mut g, &out_mask);
         add_into(&mut g, &x1);
         let (y, norm2) = self.norm2.forward(&g);
@@ -583,7 +578,7 @@ impl<'w> EncoderLayer<'w> {
     }
 
     /// Adds every weight's gradient; returns the input's.
-    pub fn backward(&self, c: &LayerCache, dy: &[f32], grads: &mut Grads) -> Vec<f32> {
+    pub fn backward(&self, c: &LayerCache, dy: &[f32], grads: &mut Grads) -> Buf {
         let (e, h, seq) = (self.e, self.nhead, c.seq);
         let hd = e / h;
         let dr2 = self.norm2.backward(&c.norm2, dy, grads);
@@ -613,7 +608,7 @@ impl<'w> EncoderLayer<'w> {
             .backward(&c.a, &d_o, grads, true)
             .unwrap_or_default();
         drop(d_o);
-        let mut dqkv = vec![0.0; c.qkv.len()];
+        let mut dqkv = Buf::zeros(c.qkv.len());
         dqkv.par_chunks_mut(seq * 3 * e)
             .zip(da.par_chunks(seq * e))
             .zip(c.qkv.par_chunks(seq * 3 * e))
@@ -660,6 +655,13 @@ impl<'w> EncoderLayer<'w> {
         add_into(&mut dx, &dr1);
         dx
     }
+}
+
+/// A transformer dropout mask of `n` values from the run's stream.
+fn mask(ctx: &TrainCtx, n: usize) -> Buf {
+    let mut m = Buf::zeros(n);
+    ctx.fill_dropout_mask(&mut m, TRANSFORMER_DROPOUT);
+    m
 }
 
 /// `acc += x`, elementwise.

@@ -12,6 +12,7 @@
 //! (the tests compare every gradient). Results do not depend on the thread count (see `ops`).
 
 mod blocks;
+mod buf;
 mod ops;
 mod structure;
 #[cfg(test)]

@@ -7,6 +7,7 @@
 
 use rayon::prelude::*;
 
+use super::buf::Buf;
 use crate::model::gemm_f32::{product, Mat};
 
 /// Blocks per product: enough for the threads of a small machine, each big enough for the kernel.
@@ -30,10 +31,10 @@ pub(crate) fn par_product(dst: &mut [f32], a: Mat, b: Mat, accumulate: bool) {
 }
 
 /// `y[rows, out] = x[rows, in] · wᵀ + bias`, `w` as PyTorch keeps it (`[out, in]`).
-pub(crate) fn linear(x: &[f32], w: &[f32], bias: &[f32], input: usize) -> Vec<f32> {
+pub(crate) fn linear(x: &[f32], w: &[f32], bias: &[f32], input: usize) -> Buf {
     let out = bias.len();
     let rows = x.len() / input;
-    let mut y = vec![0.0; rows * out];
+    let mut y = Buf::zeros(rows * out);
     par_product(
         &mut y,
         Mat::new(x, rows, input, input),
@@ -57,7 +58,7 @@ pub(crate) fn linear_backward(
     dw: &mut [f32],
     db: &mut [f32],
     want_dx: bool,
-) -> Option<Vec<f32>> {
+) -> Option<Buf> {
     let out = db.len();
     let rows = dy.len() / out;
     let input = x.len() / rows.max(1);
@@ -69,7 +70,7 @@ pub(crate) fn linear_backward(
     );
     column_sums(dy, db);
     want_dx.then(|| {
-        let mut dx = vec![0.0; rows * input];
+        let mut dx = Buf::zeros(rows * input);
         par_product(
             &mut dx,
             Mat::new(dy, rows, out, out),

@@ -4,6 +4,7 @@
 use candle_core::Result;
 
 use super::blocks::{add_into, EncoderLayer, Linear, NormConv};
+use super::buf::Buf;
 use super::ops::{elu, elu_backward};
 use super::{Grads, Weights};
 use crate::encode::{PE_FEATURES, WINDOW_LEN};
@@ -63,7 +64,7 @@ pub(crate) fn structure_step(
     let windows = batch.x.len() / (cin * WINDOW_LEN);
     let rows = windows * WINDOW_LEN;
     // channels-first → time-major rows
-    let mut x0 = vec![0.0; rows * cin];
+    let mut x0 = Buf::zeros(rows * cin);
     for (w, xw) in batch.x.chunks_exact(cin * WINDOW_LEN).enumerate() {
         for p in 0..WINDOW_LEN {
             for ch in 0..cin {
@@ -82,7 +83,7 @@ pub(crate) fn structure_step(
         add_into(&mut h, &y2);
         res_caches.push((ca, cb));
     }
-    let mut x = vec![0.0; rows * e];
+    let mut x = Buf::zeros(rows * e);
     for (r, xr) in x.chunks_exact_mut(e).enumerate() {
         xr[..c].copy_from_slice(&h[r * c..(r + 1) * c]);
         xr[c..].copy_from_slice(&batch.pe[r * PE_FEATURES..(r + 1) * PE_FEATURES]);
@@ -113,7 +114,7 @@ pub(crate) fn structure_step(
     }
 
     // backward
-    let mut dh2 = vec![0.0; rows * cfg.med];
+    let mut dh2 = Buf::zeros(rows * cfg.med);
     let (mut dtag_w, mut dtag_b) = (vec![0f32; cfg.med], 0f32);
     for ((dh, h), &d) in dh2
         .chunks_exact_mut(cfg.med)
@@ -148,7 +149,7 @@ pub(crate) fn structure_step(
         dx = layer.backward(&cache, &dx, grads);
     }
     // the conv channels of the concatenation (the PE gets no gradient)
-    let mut dh = vec![0.0; rows * c];
+    let mut dh = Buf::zeros(rows * c);
     for (d, dxr) in dh.chunks_exact_mut(c).zip(dx.chunks_exact(e)) {
         d.copy_from_slice(&dxr[..c]);
     }
