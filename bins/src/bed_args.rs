@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
+use mire2e::bundle::Bundle;
 use mire2e::candidates::{self, Hit};
 
 use crate::output::Output;
@@ -13,10 +14,15 @@ pub struct BedArgs {
     /// Write candidate loci (BED9) to this file.
     #[arg(long, value_name = "FILE")]
     pub bed: Option<PathBuf>,
-    /// Score at or above which a window is a candidate.
-    #[arg(long, default_value_t = 0.5, value_name = "T")]
-    pub threshold: f32,
+    /// Score at or above which a window is a candidate [default: the model bundle's operating
+    /// threshold (its manifest says how it was chosen), else 0.5].
+    #[arg(long, value_name = "T")]
+    pub threshold: Option<f32>,
 }
+
+/// The threshold without --threshold and without a bundle threshold (a window more likely a
+/// pre-miRNA than not).
+const FALLBACK_THRESHOLD: f32 = 0.5;
 
 /// An open BED output and the threshold its hits were collected at.
 pub struct Candidates {
@@ -28,9 +34,23 @@ pub struct Candidates {
 impl BedArgs {
     /// Checks the options and creates the BED output (before the models run, so a bad path fails
     /// early; the file appears only when [`Candidates::write`] commits it).
-    pub fn open(&self) -> anyhow::Result<Option<Candidates>> {
+    ///
+    /// `bundle` is the model bundle in use, if any: its operating threshold applies when
+    /// --threshold is not given.
+    pub fn open(&self, bundle: Option<&Bundle>) -> anyhow::Result<Option<Candidates>> {
+        let threshold = match (
+            self.threshold,
+            bundle.and_then(|b| b.manifest().threshold.as_ref()),
+        ) {
+            (Some(t), _) => t,
+            (None, Some(t)) => {
+                log::info!("threshold {} from the model bundle ({})", t.value, t.basis);
+                t.value
+            }
+            (None, None) => FALLBACK_THRESHOLD,
+        };
         anyhow::ensure!(
-            (0.0..=1.0).contains(&self.threshold),
+            (0.0..=1.0).contains(&threshold),
             "--threshold must be in [0, 1]"
         );
         let Some(path) = &self.bed else {
@@ -42,7 +62,7 @@ impl BedArgs {
         );
         Ok(Some(Candidates {
             out: Output::create(path)?,
-            threshold: self.threshold,
+            threshold,
         }))
     }
 }

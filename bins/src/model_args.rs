@@ -62,6 +62,14 @@ pub struct StageModelArgs {
 }
 
 impl StageModelArgs {
+    /// The bundle this stage reads its weights from (none with --weights).
+    pub fn bundle_in_use(&self) -> anyhow::Result<Option<Bundle>> {
+        match self.weights {
+            Some(_) => Ok(None),
+            None => self.model.bundle().map(Some),
+        }
+    }
+
     /// The weights file of `kind` and a description for the stream metadata.
     pub fn weights(&self, kind: Kind) -> anyhow::Result<(PathBuf, String)> {
         match &self.weights {

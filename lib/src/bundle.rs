@@ -73,6 +73,18 @@ pub struct Manifest {
     /// Evaluation figures.
     #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
     pub metrics: serde_json::Value,
+    /// The score at or above which a window is called, and how it was chosen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<OperatingThreshold>,
+}
+
+/// A bundle's operating threshold: the default of `--threshold` for its candidate loci.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OperatingThreshold {
+    /// The score, in [0, 1].
+    pub value: f32,
+    /// How it was chosen (data and criterion), in a sentence.
+    pub basis: String,
 }
 
 /// An opened bundle folder.
@@ -102,6 +114,14 @@ impl Bundle {
                     manifest.architecture
                 ),
             });
+        }
+        if let Some(t) = &manifest.threshold {
+            if !(0.0..=1.0).contains(&t.value) {
+                return Err(Error::Weights {
+                    path,
+                    message: format!("threshold {} is outside [0, 1]", t.value),
+                });
+            }
         }
         Ok(Self {
             dir: dir.to_owned(),
@@ -209,6 +229,7 @@ mod tests {
             description: None,
             training: serde_json::Value::Null,
             metrics: serde_json::Value::Null,
+            threshold: None,
         };
         fs::write(
             dir.join(MANIFEST),

@@ -156,7 +156,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
     }
     args.common.init()?;
     // The BED output is created first so a bad path fails before the models run.
-    let bed = args.candidates.open()?;
+    let bed = args.candidates.open(args.model.bundle_in_use()?.as_ref())?;
     let (path, origin) = args.model.weights(Kind::Classifier)?;
     let model = Classifier::load(&path, &args.model.model.device)?;
     let meta = format!(

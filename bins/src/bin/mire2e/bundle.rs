@@ -3,7 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use mire2e::bundle::{self, FileEntry, Files, Manifest, ARCHITECTURE, MANIFEST};
+use mire2e::bundle::{
+    self, FileEntry, Files, Manifest, OperatingThreshold, ARCHITECTURE, MANIFEST,
+};
 use mire2e::model::{Classifier, Device, Mfe, Structure};
 
 /// Options of `mire2e bundle`.
@@ -34,6 +36,13 @@ pub struct Args {
     /// The manifest's `metrics` record: a JSON file.
     #[arg(long, value_name = "JSON")]
     metrics: Option<PathBuf>,
+    /// The operating threshold: `scan --bed` and `mire2e-classify --bed` use it when no
+    /// --threshold is given.
+    #[arg(long, value_name = "T", requires = "threshold_basis")]
+    threshold: Option<f32>,
+    /// How the threshold was chosen (data and criterion), for the manifest.
+    #[arg(long, value_name = "TEXT", requires = "threshold")]
+    threshold_basis: Option<String>,
     /// Logging (-q / -v).
     #[command(flatten)]
     common: mire2e_cli::common::Common,
@@ -44,6 +53,9 @@ pub struct Args {
 pub fn run(args: &Args) -> anyhow::Result<()> {
     args.common.init()?;
     anyhow::ensure!(!args.dir.exists(), "{} already exists", args.dir.display());
+    if let Some(t) = args.threshold {
+        anyhow::ensure!((0.0..=1.0).contains(&t), "--threshold must be in [0, 1]");
+    }
     Structure::load(&args.structure, &Device::Cpu)?;
     Mfe::load(&args.mfe, &Device::Cpu)?;
     Classifier::load(&args.classifier, &Device::Cpu)?;
@@ -81,6 +93,10 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             Some(path) => read_json(path)?,
             None => serde_json::Value::Null,
         },
+        threshold: args.threshold.map(|value| OperatingThreshold {
+            value,
+            basis: args.threshold_basis.clone().unwrap_or_default(),
+        }),
     };
     std::fs::write(
         tmp.path().join(MANIFEST),

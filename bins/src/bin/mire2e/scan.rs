@@ -65,9 +65,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         "--resume needs -o FILE (a run writing to stdout cannot be resumed)"
     );
     args.precision.check(&args.model.device)?;
-    let bed = args.candidates.open()?;
-    let params = args.windows.params(WINDOW_LENGTH)?;
     let bundle = args.model.bundle()?;
+    let bed = args.candidates.open(Some(&bundle))?;
+    let params = args.windows.params(WINDOW_LENGTH)?;
     let mut cascade = Cascade::from_bundle(&bundle, &args.model.device)?;
     cascade.structure.set_precision(args.precision.precision)?;
     let batching = args.attention.batching(args.model.batch_size);
