@@ -34,7 +34,7 @@ pub(crate) struct ClassifierNet {
 }
 
 /// `dp2` of the original.
-const DP2: f32 = 0.5;
+pub(crate) const DP2: f32 = 0.5;
 
 impl ClassifierNet {
     pub fn load(vb: &Vb, cfg: &ClassifierConfig) -> candle_core::Result<Self> {

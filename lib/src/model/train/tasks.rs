@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use candle_core::{Device, Result, Tensor, D};
 
 use super::ctx::TrainCtx;
-use super::engine::{structure_step, FoldBatch, Grads, Weights};
+use super::engine::{
+    classifier_step, mfe_step, structure_step, ClassifierBatch, FoldBatch, Grads, MfeBatch, Weights,
+};
 use crate::encode::{channel, get_pe, PE_FEATURES, WINDOW_LEN};
 use crate::eval::{score_key, summarize, Counts, Points};
 use crate::model::classifier::ClassifierNet;
@@ -332,13 +334,17 @@ impl Task for MfeTask {
     }
     fn engine_step(
         &self,
-        _weights: &Weights,
-        _micro: &[usize],
-        _scale: f32,
-        _ctx: &TrainCtx,
-        _grads: &mut Grads,
+        weights: &Weights,
+        micro: &[usize],
+        scale: f32,
+        ctx: &TrainCtx,
+        grads: &mut Grads,
     ) -> Result<f64> {
-        candle_core::bail!("the CPU engine does not train this model yet")
+        let batch = MfeBatch {
+            x: &gather(&self.train.x, 5 * WINDOW_LEN, micro),
+            target: &gather(&self.train.y, 1, micro),
+        };
+        mfe_step(weights, &batch, scale, ctx, grads)
     }
     fn loss_sum(&self, net: &MfeNet, micro: &[usize], dev: &Device) -> Result<Tensor> {
         let pred = net.forward(&self.train.x(micro, dev)?)?;
@@ -439,13 +445,18 @@ impl Task for ClassifierTask {
     }
     fn engine_step(
         &self,
-        _weights: &Weights,
-        _micro: &[usize],
-        _scale: f32,
-        _ctx: &TrainCtx,
-        _grads: &mut Grads,
+        weights: &Weights,
+        micro: &[usize],
+        scale: f32,
+        ctx: &TrainCtx,
+        grads: &mut Grads,
     ) -> Result<f64> {
-        candle_core::bail!("the CPU engine does not train this model yet")
+        let batch = ClassifierBatch {
+            x: &gather(&self.train.x, 5 * WINDOW_LEN, micro),
+            mfe: &gather(&self.train_mfe, 1, micro),
+            labels: &gather(&self.train.y, 1, micro),
+        };
+        classifier_step(weights, &batch, &self.opts, scale, ctx, grads)
     }
     fn loss_sum(&self, net: &ClassifierNet, micro: &[usize], dev: &Device) -> Result<Tensor> {
         let logits = self.logits(net, &self.train, &self.train_mfe, micro, dev)?;

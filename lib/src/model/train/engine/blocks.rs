@@ -1,7 +1,8 @@
 //! The layers of the three models in train mode, each a forward pass that keeps what its backward
 //! pass needs and the backward pass itself: Linear, BatchNorm on batch statistics, the
-//! `ReLU → BN → Conv1d(k=3)` unit of the encoders, AvgPool1d(2), LayerNorm and PyTorch's post-norm
-//! `TransformerEncoderLayer` with its four dropouts.
+//! `ReLU → BN → Conv1d(k=3)` unit of the encoders, AvgPool1d(2), the ResNet and the conv
+//! `Encoder` (pooled or not), LayerNorm and PyTorch's post-norm `TransformerEncoderLayer` with its
+//! four dropouts.
 //!
 //! Layout: time-major rows (row = window·len + position), channels along the row, as the CPU
 //! inference paths. Weights are read in PyTorch's layouts from [`Weights`] by state-dict name and
@@ -16,6 +17,7 @@ use super::ops::{
     softmax, softmax_backward,
 };
 use super::{Grads, Weights};
+use crate::model::config::EncoderConfig;
 use crate::model::gemm_f32::{product, Mat};
 use crate::model::train::TrainCtx;
 
@@ -357,6 +359,130 @@ pub(crate) fn avg_pool2_backward(dy: &[f32], len: usize, c: usize) -> Buf {
         }
     }
     dx
+}
+
+/// `ResNet(C)`: `x + NormConv(NormConv(x))` (`layers.1`/`.2`, then `layers.4`/`.5`).
+pub(crate) struct ResNet<'w> {
+    first: NormConv<'w>,
+    second: NormConv<'w>,
+}
+
+/// What [`ResNet::backward`] needs: its two units' caches.
+pub(crate) type ResCache = (ConvCache, ConvCache);
+
+impl<'w> ResNet<'w> {
+    pub fn load(weights: &'w Weights, name: &str, c: usize) -> Result<Self> {
+        let l = format!("{name}.layers");
+        Ok(Self {
+            first: NormConv::load(weights, &format!("{l}.1"), &format!("{l}.2"), c, c)?,
+            second: NormConv::load(weights, &format!("{l}.4"), &format!("{l}.5"), c, c)?,
+        })
+    }
+
+    /// `x` (`[windows·len, C]`) in place.
+    pub fn forward(&self, x: &mut [f32], len: usize, ctx: &TrainCtx) -> Result<ResCache> {
+        let (y1, c1) = self.first.forward(x, len, ctx)?;
+        let (y2, c2) = self.second.forward(&y1, len, ctx)?;
+        add_into(x, &y2);
+        Ok((c1, c2))
+    }
+
+    /// Adds the weights' gradients; `dy` becomes the input's gradient.
+    pub fn backward(&self, cache: &ResCache, dy: &mut [f32], grads: &mut Grads) {
+        let dy1 = self.second.backward(&cache.1, dy, grads, true);
+        let dx = self
+            .first
+            .backward(&cache.0, &dy1.unwrap_or_default(), grads, true);
+        add_into(dy, &dx.unwrap_or_default());
+    }
+}
+
+/// `Encoder` / `EncoderStr` (`conv_layers`): the stem `ReLU → BN → Conv` (indices 1, 2), then per
+/// group its ResNets and, when pooling, AvgPool1d(2), each module taking the next index.
+pub(crate) struct Encoder<'w> {
+    stem: NormConv<'w>,
+    groups: Vec<Vec<ResNet<'w>>>,
+    pool: bool,
+    width: usize,
+}
+
+/// What [`Encoder::backward`] needs.
+pub(crate) struct EncoderCache {
+    stem: ConvCache,
+    groups: Vec<Vec<ResCache>>,
+    len: usize,
+}
+
+impl<'w> Encoder<'w> {
+    pub fn load(weights: &'w Weights, name: &str, cfg: &EncoderConfig) -> Result<Self> {
+        let layers = format!("{name}.conv_layers");
+        let (cin, width) = (cfg.in_channels, cfg.width);
+        let stem = NormConv::load(
+            weights,
+            &format!("{layers}.1"),
+            &format!("{layers}.2"),
+            cin,
+            width,
+        )?;
+        let mut groups = Vec::with_capacity(cfg.n_blocks);
+        let mut index = 3;
+        for _ in 0..cfg.n_blocks {
+            let group = (index..index + cfg.n_resnets)
+                .map(|i| ResNet::load(weights, &format!("{layers}.{i}"), width))
+                .collect::<Result<Vec<_>>>()?;
+            groups.push(group);
+            index += cfg.n_resnets + usize::from(cfg.pool);
+        }
+        Ok(Self {
+            stem,
+            groups,
+            pool: cfg.pool,
+            width,
+        })
+    }
+
+    /// `x`: `[windows·len, cin]` → `[windows·len', width]`, with `len'` halved (floored) once per
+    /// group when pooling.
+    pub fn forward(&self, x: &[f32], len: usize, ctx: &TrainCtx) -> Result<(Buf, EncoderCache)> {
+        let (mut h, stem) = self.stem.forward(x, len, ctx)?;
+        let mut groups = Vec::with_capacity(self.groups.len());
+        let mut t = len;
+        for group in &self.groups {
+            let mut caches = Vec::with_capacity(group.len());
+            for resnet in group {
+                caches.push(resnet.forward(&mut h, t, ctx)?);
+            }
+            groups.push(caches);
+            if self.pool {
+                h = avg_pool2(&h, t, self.width);
+                t /= 2;
+            }
+        }
+        Ok((h, EncoderCache { stem, groups, len }))
+    }
+
+    /// Adds every weight's gradient (the input is data: it gets none).
+    pub fn backward(&self, cache: EncoderCache, dy: Buf, grads: &mut Grads) {
+        let mut lens = Vec::with_capacity(self.groups.len());
+        let mut t = cache.len;
+        for _ in &self.groups {
+            lens.push(t);
+            if self.pool {
+                t /= 2;
+            }
+        }
+        let mut dh = dy;
+        let groups = self.groups.iter().zip(cache.groups).zip(lens);
+        for ((group, caches), len) in groups.rev() {
+            if self.pool {
+                dh = avg_pool2_backward(&dh, len, self.width);
+            }
+            for (resnet, c) in group.iter().zip(caches).rev() {
+                resnet.backward(&c, &mut dh, grads);
+            }
+        }
+        self.stem.backward(&cache.stem, &dh, grads, false);
+    }
 }
 
 /// `nn.LayerNorm(E)` over each row.

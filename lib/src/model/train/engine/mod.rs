@@ -13,6 +13,8 @@
 
 mod blocks;
 mod buf;
+mod classifier;
+mod mfe;
 mod ops;
 mod structure;
 #[cfg(test)]
@@ -22,6 +24,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use candle_core::Result;
 
+pub(crate) use classifier::{classifier_step, ClassifierBatch};
+pub(crate) use mfe::{mfe_step, MfeBatch};
 pub(crate) use structure::{structure_step, FoldBatch};
 
 /// Parameter and buffer values by state-dict name, in PyTorch's layouts.

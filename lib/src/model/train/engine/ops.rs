@@ -165,3 +165,19 @@ pub(crate) fn softmax_backward(dp: &mut [f32], p: &[f32]) {
         *d = p * (*d - dot);
     }
 }
+
+/// Each window's `[a, b]` matrix of `x` transposed to `[b, a]`: channels-first inputs to
+/// time-major rows, a time-major conv map to its channel-major flatten (`view(B, -1)`), and back.
+pub(crate) fn transpose_windows(x: &[f32], a: usize, b: usize) -> Buf {
+    let mut y = Buf::zeros(x.len());
+    y.par_chunks_mut(a * b)
+        .zip(x.par_chunks(a * b))
+        .for_each(|(y, x)| {
+            for i in 0..a {
+                for j in 0..b {
+                    y[j * a + i] = x[i * b + j];
+                }
+            }
+        });
+    y
+}

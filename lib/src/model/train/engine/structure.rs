@@ -3,9 +3,9 @@
 
 use candle_core::Result;
 
-use super::blocks::{add_into, EncoderLayer, Linear, NormConv};
+use super::blocks::{Encoder, EncoderLayer, Linear};
 use super::buf::Buf;
-use super::ops::{elu, elu_backward};
+use super::ops::{elu, elu_backward, transpose_windows};
 use super::{Grads, Weights};
 use crate::encode::{PE_FEATURES, WINDOW_LEN};
 use crate::model::config::StructureConfig;
@@ -30,26 +30,9 @@ pub(crate) fn structure_step(
     grads: &mut Grads,
 ) -> Result<f64> {
     let cfg = StructureConfig::default();
-    let enc = &cfg.conv_in;
     let t = &cfg.transformer;
-    let (cin, c, e) = (enc.in_channels, enc.width, t.d_model);
-    let layers = "conv_in.conv_layers";
-    let stem = NormConv::load(
-        weights,
-        &format!("{layers}.1"),
-        &format!("{layers}.2"),
-        cin,
-        c,
-    )?;
-    let resnets = (0..enc.n_blocks * enc.n_resnets)
-        .map(|i| {
-            let r = format!("{layers}.{}.layers", 3 + i);
-            Ok((
-                NormConv::load(weights, &format!("{r}.1"), &format!("{r}.2"), c, c)?,
-                NormConv::load(weights, &format!("{r}.4"), &format!("{r}.5"), c, c)?,
-            ))
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let (cin, c, e) = (cfg.conv_in.in_channels, cfg.conv_in.width, t.d_model);
+    let conv_in = Encoder::load(weights, "conv_in", &cfg.conv_in)?;
     let encoder = (0..t.n_layers)
         .map(|i| {
             let name = format!("transformer_encoder.layers.{i}");
@@ -61,28 +44,12 @@ pub(crate) fn structure_step(
     let tag_w = weights.get("med2tag.weight", cfg.med)?;
     let tag_b = weights.get("med2tag.bias", 1)?[0];
 
-    let windows = batch.x.len() / (cin * WINDOW_LEN);
-    let rows = windows * WINDOW_LEN;
-    // channels-first → time-major rows
-    let mut x0 = Buf::zeros(rows * cin);
-    for (w, xw) in batch.x.chunks_exact(cin * WINDOW_LEN).enumerate() {
-        for p in 0..WINDOW_LEN {
-            for ch in 0..cin {
-                x0[(w * WINDOW_LEN + p) * cin + ch] = xw[ch * WINDOW_LEN + p];
-            }
-        }
-    }
+    let rows = batch.x.len() / cin;
 
     // forward, keeping what the backward pass needs
-    let (mut h, stem_cache) = stem.forward(&x0, WINDOW_LEN, ctx)?;
+    let x0 = transpose_windows(batch.x, cin, WINDOW_LEN);
+    let (h, conv_cache) = conv_in.forward(&x0, WINDOW_LEN, ctx)?;
     drop(x0);
-    let mut res_caches = Vec::with_capacity(resnets.len());
-    for (a, b) in &resnets {
-        let (y1, ca) = a.forward(&h, WINDOW_LEN, ctx)?;
-        let (y2, cb) = b.forward(&y1, WINDOW_LEN, ctx)?;
-        add_into(&mut h, &y2);
-        res_caches.push((ca, cb));
-    }
     let mut x = Buf::zeros(rows * e);
     for (r, xr) in x.chunks_exact_mut(e).enumerate() {
         xr[..c].copy_from_slice(&h[r * c..(r + 1) * c]);
@@ -154,11 +121,6 @@ pub(crate) fn structure_step(
         d.copy_from_slice(&dxr[..c]);
     }
     drop(dx);
-    for ((a, b), (ca, cb)) in resnets.iter().zip(res_caches).rev() {
-        let dy1 = b.backward(&cb, &dh, grads, true).unwrap_or_default();
-        let dres = a.backward(&ca, &dy1, grads, true).unwrap_or_default();
-        add_into(&mut dh, &dres);
-    }
-    stem.backward(&stem_cache, &dh, grads, false);
+    conv_in.backward(conv_cache, dh, grads);
     Ok(loss)
 }
