@@ -15,6 +15,7 @@ const KEEP: usize = 256;
 const MIN_LEN: usize = 1 << 12;
 
 /// An f32 buffer from the pool.
+#[derive(Default)]
 pub(crate) struct Buf(Vec<f32>);
 
 impl Buf {
@@ -69,12 +70,6 @@ impl Drop for Buf {
 impl Clone for Buf {
     fn clone(&self) -> Self {
         Self::copy(self)
-    }
-}
-
-impl Default for Buf {
-    fn default() -> Self {
-        Self(Vec::new())
     }
 }
 
