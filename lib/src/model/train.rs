@@ -14,10 +14,12 @@ pub(crate) use ctx::TrainCtx;
 
 use self::fit::{fit, Setup};
 use self::optim::Schedule;
+use self::tasks::EvalStructure;
 use self::tasks::{
     channels_first, pe_tables, predict_mfe, predict_structure, ClassifierTask, FoldSet, MfeTask,
     Samples, StructureTask,
 };
+use super::structure_cpu::StructureCpu;
 use super::{load, mfe::MfeNet, structure::StructureNet, Kind};
 use crate::train::{ClassifierOptions, FoldRecord, Observer, OptimizerKind, Outcome, TrainConfig};
 use crate::{Error, Result};
@@ -135,12 +137,23 @@ fn check_nonempty(train: usize, val: usize) -> Result<()> {
     Ok(())
 }
 
-/// A Structure model in eval mode from a weights file.
-fn structure_net(path: &Path, device: &candle_core::Device) -> Result<StructureNet> {
+/// A Structure model in eval mode from a weights file: the candle network, and on the CPU also the
+/// hand-written inference path for full-length windows.
+fn structure_net(path: &Path, device: &candle_core::Device) -> Result<EvalStructure> {
     let bytes = load::read(path)?;
     let dev = device_of(device);
+    let cpu = device.is_cpu();
     let (net, _) = load::load(Kind::Structure, &bytes, Some(path), &dev, |vb| {
-        StructureNet::load(vb, &Default::default())
+        let cfg = Default::default();
+        let fast = if cpu {
+            Some(StructureCpu::load(vb, &cfg)?)
+        } else {
+            None
+        };
+        Ok(EvalStructure {
+            net: StructureNet::load(vb, &cfg)?,
+            cpu: fast,
+        })
     })?;
     Ok(net)
 }
@@ -154,7 +167,7 @@ fn device_of(device: &candle_core::Device) -> super::Device {
 
 /// Inputs with the structure channel: the Structure model's predictions (eval mode, computed once).
 fn with_structure(
-    net: &StructureNet,
+    net: &EvalStructure,
     records: &[FoldRecord],
     dev: &candle_core::Device,
 ) -> Result<Vec<f32>> {

@@ -14,6 +14,7 @@ use crate::model::classifier::ClassifierNet;
 use crate::model::config::{ClassifierConfig, MfeConfig, StructureConfig};
 use crate::model::mfe::MfeNet;
 use crate::model::structure::StructureNet;
+use crate::model::structure_cpu::StructureCpu;
 use crate::model::weights::Vb;
 use crate::model::{Attention, Kind};
 use crate::train::ClassifierOptions;
@@ -168,20 +169,50 @@ impl FoldSet {
     }
 }
 
-/// Structure predictions (eval mode, PE from each true length) for every sample of `set`.
+/// Model A in eval mode for the predictions other stages train on.
+pub(crate) struct EvalStructure {
+    pub net: StructureNet,
+    /// The hand-written CPU path (on the CPU): the same network, many times faster, for windows of
+    /// the full length (its positional features are those of length 100).
+    pub cpu: Option<StructureCpu>,
+}
+
+/// Structure predictions (eval mode, PE from each true length) for every sample of `set`:
+/// full-length samples through the CPU path where there is one, the others through candle.
 pub(crate) fn predict_structure(
-    net: &StructureNet,
+    model: &EvalStructure,
     set: &FoldSet,
     dev: &Device,
 ) -> Result<Vec<f32>> {
+    let (full, short): (Vec<usize>, Vec<usize>) = match &model.cpu {
+        Some(_) => (0..set.len()).partition(|&i| set.lens[i] == WINDOW_LEN),
+        None => (Vec::new(), (0..set.len()).collect()),
+    };
+    let mut out = vec![0.0f32; set.len() * WINDOW_LEN];
+    if let Some(cpu) = &model.cpu {
+        for idx in full.chunks(4096) {
+            let pred = cpu.forward(&gather(&set.x, 4 * WINDOW_LEN, idx));
+            scatter(&mut out, &pred, idx);
+        }
+    }
     let pe = pe_tables();
-    let mut out = Vec::with_capacity(set.len() * WINDOW_LEN);
-    let all: Vec<usize> = (0..set.len()).collect();
-    for idx in all.chunks(eval_chunk(dev)) {
+    for idx in short.chunks(eval_chunk(dev)) {
         let [x, p, _, _] = set.inputs(idx, &pe, dev)?;
-        out.extend(net.forward_pe(&x, &p)?.flatten_all()?.to_vec1::<f32>()?);
+        let pred = model
+            .net
+            .forward_pe(&x, &p)?
+            .flatten_all()?
+            .to_vec1::<f32>()?;
+        scatter(&mut out, &pred, idx);
     }
     Ok(out)
+}
+
+/// Rows of `rows` (of 100 values) written to the samples `idx` of `out`.
+fn scatter(out: &mut [f32], rows: &[f32], idx: &[usize]) {
+    for (row, &i) in rows.chunks_exact(WINDOW_LEN).zip(idx) {
+        out[i * WINDOW_LEN..(i + 1) * WINDOW_LEN].copy_from_slice(row);
+    }
 }
 
 /// Model A: masked MSE between the prediction and the pairing target over each sequence's positions.

@@ -124,3 +124,44 @@ fn saved_weights_reproduce_the_training_model() {
         .fold(0.0f32, f32::max);
     assert!(worst < 1e-4, "worst |Δ| {worst}");
 }
+
+#[test]
+fn structure_inputs_take_the_cpu_path_for_full_windows_only() {
+    use super::tasks::{predict_structure, EvalStructure, FoldSet};
+    use crate::model::structure_cpu::StructureCpu;
+    let dev = Device::Cpu;
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    let params = Params::new(Kind::Structure, &Snapshot::default(), true, &mut rng, &dev).unwrap();
+    let source = params.eval_source();
+    let vb = Vb::root(&source);
+    let net = || StructureNet::load(&vb, &Default::default()).unwrap();
+    let records: Vec<crate::train::FoldRecord> = [100, 64, 100]
+        .iter()
+        .enumerate()
+        .map(|(i, &len)| crate::train::FoldRecord {
+            id: format!("r{i}"),
+            seq: (0..len).map(|j| b"ACGU"[(j * 7 + i) % 4]).collect(),
+            pairing: vec![0.0; len],
+            mfe_per_nt: 0.0,
+        })
+        .collect();
+    let set = FoldSet::new(&records);
+    let candle_only = EvalStructure {
+        net: net(),
+        cpu: None,
+    };
+    let both = EvalStructure {
+        net: net(),
+        cpu: Some(StructureCpu::load(&vb, &Default::default()).unwrap()),
+    };
+    let want = predict_structure(&candle_only, &set, &dev).unwrap();
+    let got = predict_structure(&both, &set, &dev).unwrap();
+    // the short record takes the same (candle) path in both: the same bits
+    assert_eq!(got[100..200], want[100..200]);
+    let worst = got
+        .iter()
+        .zip(&want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    assert!(worst < 1e-4, "worst |Δ| {worst}");
+}
