@@ -19,8 +19,7 @@ use self::tasks::{
     channels_first, pe_tables, predict_mfe, predict_structure, ClassifierTask, FoldSet, MfeTask,
     Samples, StructureTask,
 };
-use super::structure_cpu::StructureCpu;
-use super::{load, mfe::MfeNet, structure::StructureNet, Kind};
+use super::{load, mfe::MfeNet, Kind};
 use crate::train::{ClassifierOptions, FoldRecord, Observer, OptimizerKind, Outcome, TrainConfig};
 use crate::{Error, Result};
 
@@ -137,24 +136,16 @@ fn check_nonempty(train: usize, val: usize) -> Result<()> {
     Ok(())
 }
 
-/// A Structure model in eval mode from a weights file: the candle network, and on the CPU also the
-/// hand-written inference path for full-length windows.
+/// A Structure model in eval mode from a weights file (with the CPU path on the CPU).
 fn structure_net(path: &Path, device: &candle_core::Device) -> Result<EvalStructure> {
     let bytes = load::read(path)?;
-    let dev = device_of(device);
-    let cpu = device.is_cpu();
-    let (net, _) = load::load(Kind::Structure, &bytes, Some(path), &dev, |vb| {
-        let cfg = Default::default();
-        let fast = if cpu {
-            Some(StructureCpu::load(vb, &cfg)?)
-        } else {
-            None
-        };
-        Ok(EvalStructure {
-            net: StructureNet::load(vb, &cfg)?,
-            cpu: fast,
-        })
-    })?;
+    let (net, _) = load::load(
+        Kind::Structure,
+        &bytes,
+        Some(path),
+        &device_of(device),
+        EvalStructure::load,
+    )?;
     Ok(net)
 }
 
@@ -323,7 +314,8 @@ fn eval_structure(
     x: &candle_core::Tensor,
 ) -> candle_core::Result<Vec<f32>> {
     let source = params.eval_source();
-    let net = StructureNet::load(&super::weights::Vb::root(&source), &Default::default())?;
+    let vb = super::weights::Vb::root(&source);
+    let net = super::structure::StructureNet::load(&vb, &Default::default())?;
     net.forward(x)?.flatten_all()?.to_vec1::<f32>()
 }
 

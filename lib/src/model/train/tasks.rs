@@ -169,12 +169,29 @@ impl FoldSet {
     }
 }
 
-/// Model A in eval mode for the predictions other stages train on.
+/// Model A as the tasks build it: the candle network, and in eval mode on the CPU also the
+/// hand-written inference path.
 pub(crate) struct EvalStructure {
     pub net: StructureNet,
-    /// The hand-written CPU path (on the CPU): the same network, many times faster, for windows of
-    /// the full length (its positional features are those of length 100).
+    /// The hand-written CPU path: the same network, many times faster, for windows of the full
+    /// length (its positional features are those of length 100).
     pub cpu: Option<StructureCpu>,
+}
+
+impl EvalStructure {
+    /// The network from `vb`, with the CPU path when `vb` is an eval-mode source on the CPU.
+    pub fn load(vb: &Vb) -> Result<Self> {
+        let cfg = StructureConfig::default();
+        let fast = vb.train().is_none() && vb.device().is_cpu();
+        Ok(Self {
+            net: StructureNet::load(vb, &cfg)?,
+            cpu: if fast {
+                Some(StructureCpu::load(vb, &cfg)?)
+            } else {
+                None
+            },
+        })
+    }
 }
 
 /// Structure predictions (eval mode, PE from each true length) for every sample of `set`:
@@ -239,12 +256,12 @@ impl StructureTask {
 }
 
 impl Task for StructureTask {
-    type Net = StructureNet;
+    type Net = EvalStructure;
     fn kind(&self) -> Kind {
         Kind::Structure
     }
-    fn build(&self, vb: &Vb) -> Result<StructureNet> {
-        StructureNet::load(vb, &StructureConfig::default())
+    fn build(&self, vb: &Vb) -> Result<EvalStructure> {
+        EvalStructure::load(vb)
     }
     fn train_len(&self) -> usize {
         self.train.len()
@@ -262,8 +279,8 @@ impl Task for StructureTask {
     fn weight(&self, batch: &[usize]) -> f64 {
         batch.iter().map(|&i| self.train.lens[i] as f64).sum()
     }
-    fn loss_sum(&self, net: &StructureNet, micro: &[usize], dev: &Device) -> Result<Tensor> {
-        Ok(self.errors(net, &self.train, micro, dev)?.0)
+    fn loss_sum(&self, net: &EvalStructure, micro: &[usize], dev: &Device) -> Result<Tensor> {
+        Ok(self.errors(&net.net, &self.train, micro, dev)?.0)
     }
     fn engine_step(
         &self,
@@ -282,13 +299,15 @@ impl Task for StructureTask {
         };
         structure_step(weights, &batch, scale, ctx, grads)
     }
-    fn validate(&self, net: &StructureNet, dev: &Device) -> Result<Validation> {
+    fn validate(&self, net: &EvalStructure, dev: &Device) -> Result<Validation> {
+        let pred = predict_structure(net, &self.val, dev)?;
         let (mut sq, mut n) = (0f64, 0f64);
-        let all: Vec<usize> = (0..self.val.len()).collect();
-        for idx in all.chunks(eval_chunk(dev)) {
-            let (s, c) = self.errors(net, &self.val, idx, dev)?;
-            sq += f64::from(s.to_scalar::<f32>()?);
-            n += f64::from(c.to_scalar::<f32>()?);
+        for (i, &len) in self.val.lens.iter().enumerate() {
+            let row = i * WINDOW_LEN..i * WINDOW_LEN + len;
+            for (p, t) in pred[row.clone()].iter().zip(&self.val.pairing[row]) {
+                sq += f64::from(p - t).powi(2);
+            }
+            n += len as f64;
         }
         let mse = sq / n.max(1.0);
         Ok(Validation {

@@ -10,6 +10,7 @@ use super::ctx::TrainCtx;
 use super::params::{serialize, snapshot_entries, Params, Snapshot};
 use super::*;
 use crate::model::layers::batch_norm_train;
+use crate::model::structure::StructureNet;
 use crate::model::weights::Vb;
 
 #[test]
