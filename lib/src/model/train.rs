@@ -14,12 +14,12 @@ pub(crate) use ctx::TrainCtx;
 
 use self::fit::{fit, Setup};
 use self::optim::Schedule;
-use self::tasks::EvalStructure;
 use self::tasks::{
     channels_first, pe_tables, predict_mfe, predict_structure, ClassifierTask, FoldSet, MfeTask,
     Samples, StructureTask,
 };
-use super::{load, mfe::MfeNet, Kind};
+use self::tasks::{EvalMfe, EvalStructure};
+use super::{load, Kind};
 use crate::train::{ClassifierOptions, FoldRecord, Observer, OptimizerKind, Outcome, TrainConfig};
 use crate::{Error, Result};
 
@@ -276,7 +276,7 @@ pub fn train_classifier(
     drop(snet);
     let bytes = load::read(mfe)?;
     let (mnet, _) = load::load(Kind::Mfe, &bytes, Some(mfe), &device_of(&dev), |vb| {
-        MfeNet::load(vb, &Default::default())
+        EvalMfe::load(vb)
     })?;
     let train_mfe = predict_mfe(&mnet, &train_x, &dev).map_err(model_err)?;
     let val_mfe = predict_mfe(&mnet, &val_x, &dev).map_err(model_err)?;

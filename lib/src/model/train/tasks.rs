@@ -13,6 +13,7 @@ use crate::eval::{score_key, summarize, Counts, Points};
 use crate::model::classifier::ClassifierNet;
 use crate::model::config::{ClassifierConfig, MfeConfig, StructureConfig};
 use crate::model::mfe::MfeNet;
+use crate::model::mfe_cpu::MfeCpu;
 use crate::model::structure::StructureNet;
 use crate::model::structure_cpu::StructureCpu;
 use crate::model::weights::Vb;
@@ -340,8 +341,34 @@ impl Samples {
     }
 }
 
-/// MFE predictions (eval mode) for every sample.
-pub(crate) fn predict_mfe(net: &MfeNet, x: &[f32], dev: &Device) -> Result<Vec<f32>> {
+/// Model B as the tasks build it: the candle network, and in eval mode on the CPU also the
+/// hand-written inference path (exact for any length: the input is zero-padded either way).
+pub(crate) struct EvalMfe {
+    pub net: MfeNet,
+    pub cpu: Option<MfeCpu>,
+}
+
+impl EvalMfe {
+    /// The network from `vb`, with the CPU path when `vb` is an eval-mode source on the CPU.
+    pub fn load(vb: &Vb) -> Result<Self> {
+        let cfg = MfeConfig::default();
+        let fast = vb.train().is_none() && vb.device().is_cpu();
+        Ok(Self {
+            net: MfeNet::load(vb, &cfg)?,
+            cpu: if fast {
+                Some(MfeCpu::load(vb, &cfg)?)
+            } else {
+                None
+            },
+        })
+    }
+}
+
+/// MFE predictions (eval mode) for every sample of `x` (`[n, 5, 100]`).
+pub(crate) fn predict_mfe(model: &EvalMfe, x: &[f32], dev: &Device) -> Result<Vec<f32>> {
+    if let Some(cpu) = &model.cpu {
+        return Ok(cpu.forward(x));
+    }
     let n = x.len() / (5 * WINDOW_LEN);
     let all: Vec<usize> = (0..n).collect();
     let mut out = Vec::with_capacity(n);
@@ -351,7 +378,7 @@ pub(crate) fn predict_mfe(net: &MfeNet, x: &[f32], dev: &Device) -> Result<Vec<f
             (idx.len(), 5, WINDOW_LEN),
             dev,
         )?;
-        out.extend(net.forward(&t)?.to_vec1::<f32>()?);
+        out.extend(model.net.forward(&t)?.to_vec1::<f32>()?);
     }
     Ok(out)
 }
@@ -363,12 +390,12 @@ pub(crate) struct MfeTask {
 }
 
 impl Task for MfeTask {
-    type Net = MfeNet;
+    type Net = EvalMfe;
     fn kind(&self) -> Kind {
         Kind::Mfe
     }
-    fn build(&self, vb: &Vb) -> Result<MfeNet> {
-        MfeNet::load(vb, &MfeConfig::default())
+    fn build(&self, vb: &Vb) -> Result<EvalMfe> {
+        EvalMfe::load(vb)
     }
     fn train_len(&self) -> usize {
         self.train.len()
@@ -396,11 +423,11 @@ impl Task for MfeTask {
         };
         mfe_step(weights, &batch, scale, ctx, grads)
     }
-    fn loss_sum(&self, net: &MfeNet, micro: &[usize], dev: &Device) -> Result<Tensor> {
-        let pred = net.forward(&self.train.x(micro, dev)?)?;
+    fn loss_sum(&self, net: &EvalMfe, micro: &[usize], dev: &Device) -> Result<Tensor> {
+        let pred = net.net.forward(&self.train.x(micro, dev)?)?;
         (pred - self.train.y(micro, dev)?)?.sqr()?.sum_all()
     }
-    fn validate(&self, net: &MfeNet, dev: &Device) -> Result<Validation> {
+    fn validate(&self, net: &EvalMfe, dev: &Device) -> Result<Validation> {
         let pred = predict_mfe(net, &self.val.x, dev)?;
         let sq: f64 = pred
             .iter()
