@@ -110,7 +110,8 @@ def input_paths(shared: str) -> dict[str, str]:
 
 # ----------------------------------------------------------------------------- positives
 
-def load_positives(inp, args, M, log):
+def load_mirbase(inp):
+    """(all v22 hairpins, the animal ones, the held-out sets)."""
     organisms = mirbase.read_organisms(inp["organisms"])
     hairpins = mirbase.read_hairpins(inp["hairpins"])
     if any(h.species == "tca" for h in hairpins):
@@ -126,11 +127,15 @@ def load_positives(inp, args, M, log):
     assert len(ba) == 1 and first_word(ba[0][0]) == "BA000025.2", "unexpected BA000025.2 file"
     held = mirbase.HeldOut(ba[0][1], [by_acc[a] for _, a in held_rows],
                            [h for h in hsa if h.acc not in v21])
-    animals = mirbase.animal_hairpins(hairpins, organisms)
-    kept, why = mirbase.select_positives(animals, held, WIN)
+    return hairpins, mirbase.animal_hairpins(hairpins, organisms), held
+
+
+def choose_positives(animals, held, calibration_k32, inp, args, M, log):
+    kept, why = mirbase.select_positives(animals, held, calibration_k32, WIN)
     if args.max_hairpins:
         kept = sorted(random.Random(args.seed).sample(kept, min(args.max_hairpins, len(kept))),
                       key=lambda h: h.acc)
+    hsa = [h for h in animals if h.species == "hsa"]
     hsa22_file = {(h.acc, h.seq) for h in mirbase.read_hairpins(inp["hsa_v22"])}
     M["positives"] = {
         "source": "miRBase v22 hairpin_v22.fa, organisms whose taxonomy starts with Metazoa",
@@ -147,7 +152,7 @@ def load_positives(inp, args, M, log):
     }
     log(f"positives: {len(kept)} hairpins of {len(animals)} animal ones; excluded",
         json.dumps({k: len(v) for k, v in why.items()}))
-    return hairpins, held, kept
+    return kept
 
 
 # ----------------------------------------------------------------------------- genomes
@@ -169,13 +174,17 @@ def load_genomes(inp, hairpins, held, M, log):
                + [ecoli_train, genomes.rename(human[0], "GRCh38_chr1_32292082_32686211")])
     calib = [genomes.dm3_contig(m) for m in dm3_calib] + [ecoli_calib]
 
-    # each species' own miRBase hairpins, exact, either strand (E. coli has none: no miRNAs)
+    # each species' own miRBase hairpins, exact, either strand (E. coli has none: no miRNAs);
+    # in the calibration stretches too, so that the evaluation knows the real ones there
     loci_found = {}
     for source, sp in (("fly_dm3", "dme"), ("fly_dm6", "dme"), ("worm", "cel"), ("human", "hsa")):
-        cs = [c for c in contigs if c.source == source]
-        for c, loci in zip(cs, genomes.find_loci(cs, [h for h in hairpins if h.species == sp])):
-            c.loci = loci
-        loci_found[source] = [f"{c.id}:{a}-{b}({s}) {n}" for c in cs for a, b, n, s in c.loci]
+        for name, group in (("", contigs), ("calibration/", calib)):
+            cs = [c for c in group if c.source == source]
+            if not cs:
+                continue
+            for c, loci in zip(cs, genomes.find_loci(cs, [h for h in hairpins if h.species == sp])):
+                c.loci = loci
+            loci_found[name + source] = [f"{c.id}:{a}-{b}({s}) {n}" for c in cs for a, b, n, s in c.loci]
     bed = genomes.read_bed_loci(inp["dm6_bed"])["chr2L"]
     dm6c = next(c for c in contigs if c.source == "fly_dm6")
     bed_agrees = sorted((a, b, n, s) for a, b, n, s in bed) == [(a, b, n, s) for a, b, n, s in dm6c.loci]
@@ -351,6 +360,14 @@ def write_tests(W: Writer, held) -> None:
 
 # ----------------------------------------------------------------------------- counts
 
+def count_records(path: str) -> int:
+    """FASTA records, TSV rows below the header, or BED lines."""
+    with open(path) as f:
+        if path.endswith(".fa"):
+            return sum(line.startswith(">") for line in f)
+        return sum(1 for _ in f) - path.endswith(".tsv")
+
+
 def count_sets(positives, negatives, structure, pool, contigs, hard_w) -> dict:
     C = {}
     for side in ("train", "val"):
@@ -393,13 +410,15 @@ def main(argv=None) -> int:
     W = Writer(args.out)
     M: dict = {"version": 2}
 
-    hairpins, held, kept = load_positives(inp, args, M, log)
+    hairpins, animals, held = load_mirbase(inp)
     contigs, calib = load_genomes(inp, hairpins, held, M, log)
+    calibration_k32 = genomes.calibration_table(calib)
+    kept = choose_positives(animals, held, calibration_k32, inp, args, M, log)
 
     # guards: every genome window used must pass them (negatives, carriers, hard negatives)
     hairpin_k20 = mirbase.hairpin_guard_table([inp["hairpins"], inp["hsa_v21"], inp["mirgenedb"]],
                                               genomes.GUARD_K)
-    guards = genomes.Guards(contigs, held.k32, genomes.calibration_table(calib), hairpin_k20)
+    guards = genomes.Guards(contigs, held.k32, calibration_k32, hairpin_k20)
     eligible, elig_stats = windows.eligible_windows(contigs, guards)
     M["genomes"]["windows"] = {"slot": windows.SLOT, "length": WIN, "by_source": elig_stats}
     log(f"eligible genome windows: {len(eligible)}")
@@ -422,7 +441,7 @@ def main(argv=None) -> int:
     sample = windows.sample_windows(eligible, contigs, math.ceil(1.25 * n_pos), n_pool,
                                     math.ceil(1.25 * max(0, n_neg - n_pool)), SMALL_SOURCES, rng)
     carriers, pool, spare = sample["carrier"], sample["pool"], sample["spare"]
-    del eligible, sample
+    del eligible, sample, guards                  # before the folding workers fork
     val_acc = split_hairpins(kept, args, M)
     split_genome(carriers + pool + spare + hard_w, contigs, args, M)
 
@@ -458,9 +477,11 @@ def main(argv=None) -> int:
 
     write_training(W, positives, negatives, structure, contigs)
     write_tests(W, held)
-    ecoli_calib = [c for c in calib if c.source == "ecoli"]
-    write_genome_fasta(W, "calibration/ecoli_last1Mb.fa", ecoli_calib)
+    acc_of = {h.name: h.acc for h in hairpins}
+    write_genome_fasta(W, "calibration/ecoli_last1Mb.fa", [c for c in calib if c.source == "ecoli"])
     write_genome_fasta(W, "calibration/fly_upstream_5Mb.fa", [c for c in calib if c.source != "ecoli"])
+    W.write("calibration/known_hairpins.bed", "".join(
+        f"{c.id}\t{a}\t{b}\t{n}\t{acc_of[n]}\t{st}\n" for c in calib for a, b, n, st in c.loci))
     write_genome_fasta(W, "genomes/training_genomes.fa", contigs)
 
     log("leakage checks on the written files")
@@ -491,8 +512,7 @@ def main(argv=None) -> int:
     M["inputs"] = {os.path.relpath(p, args.shared): {"sha256": sha256(p), "bytes": os.path.getsize(p)}
                    for p in inp.values()}
     M["outputs"] = {n: {"sha256": sha256(W.path(n)), "bytes": os.path.getsize(W.path(n)),
-                        "records": sum(1 for line in open(W.path(n)) if line.startswith(">"))
-                        if n.endswith(".fa") else sum(1 for _ in open(W.path(n))) - 1}
+                        "records": count_records(W.path(n))}
                     for n in sorted(W.names)}
     rss = lambda who: resource.getrusage(who).ru_maxrss // 1024
     M["runtime"] = {"total_s": round(time.time() - t0, 1), "folding_s": round(fold_s, 1),

@@ -79,11 +79,14 @@ def held_windows(length: int, win: int) -> list[int]:
             if min(win, d + length) - max(0, d) >= need]
 
 
-def select_positives(animals: list[Hairpin], held: HeldOut, win: int) -> tuple[list[Hairpin], dict]:
-    """Animal hairpins minus the held-out sets, unplaceable ones and duplicates (either strand).
-    Returns the kept hairpins (accession order) and what was excluded, by reason."""
+def select_positives(animals: list[Hairpin], held: HeldOut, calibration_k32: np.ndarray,
+                     win: int) -> tuple[list[Hairpin], dict]:
+    """Animal hairpins minus the held-out sets, those in (or sharing a 32-mer with) the calibration
+    stretches, unplaceable ones and duplicates (either strand). Returns the kept hairpins
+    (accession order) and what was excluded, by reason."""
     seqs = [h.seq for h in animals]
     near = {name: sharing(seqs, HELD_K, t) for name, t in held.k32.items()}
+    near["calibration"] = sharing(seqs, HELD_K, calibration_k32)
     held_acc = {h.acc for h in held.heldout50}
     new_acc = {h.acc for h in held.v22_new}
     tests = (
@@ -91,6 +94,7 @@ def select_positives(animals: list[Hairpin], held: HeldOut, win: int) -> tuple[l
         ("heldout50_or_shares_32mer_with_them", lambda i, h: h.acc in held_acc or near["heldout50"][i]),
         ("v22_new_or_shares_32mer_with_them", lambda i, h: h.acc in new_acc or near["v22_new"][i]),
         ("shares_32mer_with_BA000025.2", lambda i, h: near["BA000025.2"][i]),
+        ("shares_32mer_with_calibration_stretches", lambda i, h: near["calibration"][i]),
         ("longer_than_window_over_0.6", lambda i, h: not held_windows(len(h.seq), win)),
     )
     why: dict[str, list[str]] = {name: [] for name, _ in tests}
