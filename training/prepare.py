@@ -32,7 +32,7 @@ import RNA
 from prep import checks, fold, genomes, hard, mirbase, split, windows
 from prep.fold import fold_all, fold_line, hairpin_like
 from prep.genomes import Contig
-from prep.kmers import canonical_kmers, kmer_hits, kmer_set
+from prep.kmers import canonical_kmers, kmer_hits, kmer_set, shares_kmer
 from prep.seqio import first_word, read_fasta, sha256, to_dna, wrap
 from prep.windows import WIN, Positive, Window
 
@@ -445,16 +445,21 @@ def main(argv=None) -> int:
     val_acc = split_hairpins(kept, args, M)
     split_genome(carriers + pool + spare + hard_w, contigs, args, M)
 
+    held_tables = list(held.k32.values()) + [calibration_k32]
+    rejected = lambda seq: any(shares_kmer(seq, mirbase.HELD_K, t) for t in held_tables)
     positives: list[Positive] = []
+    redraws = 0
     for side in ("train", "val"):
         hs = [h for h in kept if (h.acc in val_acc) == (side == "val")]
         cs = [c for c in carriers if c.split == side]
-        if len(cs) < len(hs) * args.windows_per_hairpin:
+        if len(cs) < 1.1 * len(hs) * args.windows_per_hairpin:
             raise SystemExit(f"prepare.py: {len(cs)} {side} carriers for {len(hs)} hairpins")
-        ps = windows.make_positives(hs, args.windows_per_hairpin, cs, rng)
+        ps, n = windows.make_positives(hs, args.windows_per_hairpin, cs, rng, rejected)
         for p in ps:
             p.split = side
         positives += ps
+        redraws += n
+    M["positives"]["windows_redrawn_for_a_held_out_32mer_across_the_junction"] = redraws
     positives.sort(key=lambda p: (p.hairpin.acc, p.copy))
 
     log(f"folding {len(pool)} genome windows + {len(positives)} positive windows "

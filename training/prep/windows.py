@@ -124,18 +124,26 @@ def place(hairpin: str, carrier: str, offset: int) -> str:
 
 
 def make_positives(hairpins: list[Hairpin], per_hairpin: int, carriers: list[Window],
-                   rng: random.Random) -> list[Positive]:
+                   rng: random.Random, rejected) -> tuple[list[Positive], int]:
     """Each hairpin at per_hairpin offsets drawn uniformly from those at which the window holds
     >= 60% of it (the evaluation's positive; every offset a scan can produce), each in its own
-    carrier (taken in order from a shuffled list)."""
-    out = []
+    carrier (taken in order from a shuffled list). A window that `rejected(seq)` refuses (a held-out
+    32-mer across the hairpin/flank junction) is drawn again. Returns the windows and the redraws."""
+    out, redraws = [], 0
     carriers = list(carriers)
     rng.shuffle(carriers)
     it = iter(carriers)
     for h in hairpins:
         offsets = held_windows(len(h.seq), WIN)
-        for copy, d in enumerate(rng.sample(offsets, min(per_hairpin, len(offsets))), 1):
-            c = next(it)
+        used: set[int] = set()
+        for copy in range(1, per_hairpin + 1):
+            while True:
+                d, c = rng.choice([o for o in offsets if o not in used]), next(it)
+                seq = place(h.seq, c.seq, d)
+                if not rejected(seq):
+                    break
+                redraws += 1
+            used.add(d)
             held = (min(WIN, d + len(h.seq)) - max(0, d)) / len(h.seq)
-            out.append(Positive(h, copy, d, round(held, 3), c, place(h.seq, c.seq, d)))
-    return out
+            out.append(Positive(h, copy, d, round(held, 3), c, seq))
+    return out, redraws
