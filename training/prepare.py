@@ -69,8 +69,9 @@ def parse_args(argv):
     ap.add_argument("--structure-genome", type=float, default=2.0,
                     help="Structure/MFE genome windows per positive window, half hairpin-like (default 2)")
     ap.add_argument("--val-fraction", type=float, default=0.2)
-    ap.add_argument("--max-kmer-freq", type=int, default=50,
-                    help="24-mers in more genome windows than this do not link clusters (default 50)")
+    ap.add_argument("--max-kmer-freq", type=int, default=0,
+                    help="24-mers in more genome windows than this do not link clusters (default 0: "
+                         "every 24-mer links; the largest cluster is then about 1,200 windows)")
     ap.add_argument("--max-hairpins", type=int, default=0,
                     help="use only this many hairpins (seeded sample; for quick checks; default all)")
     ap.add_argument("--hard-negatives", metavar="FILE",
@@ -242,7 +243,7 @@ def split_hairpins(kept, args, M) -> set[str]:
 def split_genome(units: list[Window], contigs: list[Contig], args, M) -> None:
     """Sets .split on every genome window: whole clusters per source (hard negatives apart)."""
     codes, owners = windows.genome_unit_codes(units, contigs, split.CLUSTER_K)
-    label, st = split.cluster(codes, owners, len(units), args.max_kmer_freq)
+    label, st = split.cluster(codes, owners, len(units), args.max_kmer_freq or None)
     ids = [f"{contigs[u.contig].id}:{u.start}{u.strand}" for u in units]
     strata: dict[str, list[int]] = {}
     for i, u in enumerate(units):
