@@ -9,9 +9,10 @@ deduplicated on either strand, each shown as a genome scan shows it: placed at a
 fly, worm, E. coli and other human DNA, hairpin-like (by RNAfold) and flat, about 10 per positive;
 optionally the top windows of a first model's scan (--hard-negatives). Structure/MFE records: the
 positive windows and a sample of genome windows with their RNAfold (37 degC) fold. Validation
-split: whole single-linkage clusters of shared 24-mers (either strand). Held out of everything and
-checked on the written files (exit 1 if violated): BA000025.2, the 50 held-out human hairpins, the
-human hairpins new in v22, everything sharing a 32-mer with those, and the calibration stretches.
+split: whole single-linkage clusters of shared 20-mers (hairpins) or 24-mers (genome windows),
+either strand. Held out of everything and checked on the written files (exit 1 if violated):
+BA000025.2, the 50 held-out human hairpins, the human hairpins new in v22, everything sharing a
+32-mer with those, and the calibration stretches.
 training/README.md describes every rule and the numbers of the reference run.
 """
 from __future__ import annotations
@@ -231,23 +232,28 @@ def load_genomes(inp, hairpins, held, M, log):
 # ----------------------------------------------------------------------------- split
 
 def split_hairpins(kept, args, M) -> set[str]:
-    """Accessions of the validation hairpins: whole clusters of shared 24-mers (either strand)."""
-    codes = [canonical_kmers(h.seq, split.CLUSTER_K) for h in kept]
+    """Accessions of the validation hairpins: whole clusters of shared 20-mers (either strand)."""
+    codes = [canonical_kmers(h.seq, split.HAIRPIN_K) for h in kept]
     owners = np.repeat(np.arange(len(kept)), [c.size for c in codes])
     label, st = split.cluster(np.concatenate(codes), owners, len(kept), None)
+    st["k"] = split.HAIRPIN_K
     val = split.choose_val([h.acc for h in kept], label, list(range(len(kept))), args.val_fraction, args.seed)
     M["split"] = {"hairpins": st}
     return {kept[i].acc for i in val}
 
 
 def split_genome(units: list[Window], contigs: list[Contig], args, M) -> None:
-    """Sets .split on every genome window: whole clusters per source (hard negatives apart)."""
+    """Sets .split on every genome window: whole clusters, 20% per source (hard negatives apart)."""
     codes, owners = windows.genome_unit_codes(units, contigs, split.CLUSTER_K)
     label, st = split.cluster(codes, owners, len(units), args.max_kmer_freq or None)
+    st["k"] = split.CLUSTER_K
     ids = [f"{contigs[u.contig].id}:{u.start}{u.strand}" for u in units]
+    # a cluster belongs to the stratum of its first member, so that one spanning two sources
+    # (a transposon in dm3 and dm6) is never cut by two separate choices
+    stratum = ["hard" if u.role == "hard" else contigs[u.contig].source for u in units]
     strata: dict[str, list[int]] = {}
-    for i, u in enumerate(units):
-        strata.setdefault("hard" if u.role == "hard" else contigs[u.contig].source, []).append(i)
+    for i in range(len(units)):
+        strata.setdefault(stratum[int(label[i])], []).append(i)
     val: set[int] = set()
     for name in sorted(strata):
         val |= split.choose_val(ids, label, strata[name], args.val_fraction, args.seed)
@@ -509,7 +515,8 @@ def main(argv=None) -> int:
         "flat": "folded genome window that is not hairpin-like",
         "unfolded": "uniform genome window, not folded (fills the negatives beyond the fold budget)",
         "hard": "top-scoring window of a first model's scan (--hard-negatives), not folded",
-        "held_out_k": mirbase.HELD_K, "known_hairpin_guard_k": genomes.GUARD_K, "cluster_k": split.CLUSTER_K,
+        "held_out_k": mirbase.HELD_K, "known_hairpin_guard_k": genomes.GUARD_K,
+        "cluster_k": {"hairpins": split.HAIRPIN_K, "genome_windows": split.CLUSTER_K},
     }
     M["command"] = " ".join([os.path.basename(sys.executable)] + sys.argv)
     M["arguments"] = dict(vars(args))

@@ -8,6 +8,7 @@ import numpy as np
 
 from .kmers import kmer_set, sharing
 from .seqio import read_fasta
+from .split import HAIRPIN_K
 
 _ACC = re.compile(r"MI\d{7}")
 TRAINING_FILES = ("positives.fa", "positives.val.fa", "negatives.fa", "negatives.val.fa",
@@ -52,12 +53,12 @@ def check_written(out: str, tables32: dict[str, np.ndarray], calibration_files: 
     train = {s for n, _, s in every if ".val." not in n}
     val = [s for n, _, s in every if ".val." in n]
     require_zero("exact_sequences_in_train_and_val", sum(s in train for s in val))
-    # hairpins (the positives' precursors) never straddle the split, even as a 24-mer
+    # hairpins (the positives' precursors) never straddle the split, even as a 20-mer
     def hairpins_of(name):
         return [hairpin_seq[h.split()[0].split(".w")[0]] for h, _ in files[name]]
-    tr_hp = kmer_set(hairpins_of("positives.fa"), 24)
-    require_zero("val_hairpins_sharing_24mer_with_train_hairpins",
-                 int(sharing(hairpins_of("positives.val.fa"), 24, tr_hp).sum()))
+    tr_hp = kmer_set(hairpins_of("positives.fa"), HAIRPIN_K)
+    require_zero(f"val_hairpins_sharing_{HAIRPIN_K}mer_with_train_hairpins",
+                 int(sharing(hairpins_of("positives.val.fa"), HAIRPIN_K, tr_hp).sum()))
     # information: any record (genome windows too) sharing a 24-mer across the split
     tr_k = kmer_set(sorted(train), 24)
     R["val_records_sharing_24mer_with_train_info"] = int(sharing(val, 24, tr_k).sum())

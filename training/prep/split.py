@@ -5,7 +5,8 @@ import hashlib
 
 import numpy as np
 
-CLUSTER_K = 24
+CLUSTER_K = 24          # genome windows (v1's k)
+HAIRPIN_K = 20          # hairpins: orthologs that share little more than the mature arm still link
 
 
 def components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -46,7 +47,7 @@ def cluster(codes: np.ndarray, owners: np.ndarray, n: int, max_freq: int | None)
     sizes_c = np.bincount(label, minlength=n)
     return label, {"units": n, "clusters": int(np.count_nonzero(sizes_c)),
                    "largest_cluster": int(sizes_c.max()) if n else 0,
-                   "kmers_ignored_as_too_frequent": ignored, "k": CLUSTER_K, "max_kmer_freq": max_freq}
+                   "kmers_ignored_as_too_frequent": ignored, "max_kmer_freq": max_freq}
 
 
 def choose_val(ids: list[str], label: np.ndarray, members: list[int], frac: float, seed: int) -> set[int]:
