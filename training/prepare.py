@@ -408,6 +408,87 @@ def count_sets(positives, negatives, structure, pool, contigs, hard_w) -> dict:
 
 # ----------------------------------------------------------------------------- main
 
+def build_positives(kept, val_acc, carriers, held, calibration_k32, args, rng, M) -> list[Positive]:
+    """The positive windows of both sides, each hairpin in carriers of its own side."""
+    tables = list(held.k32.values()) + [calibration_k32]
+    rejected = lambda seq: any(shares_kmer(seq, mirbase.HELD_K, t) for t in tables)
+    positives: list[Positive] = []
+    redraws = 0
+    for side in ("train", "val"):
+        hs = [h for h in kept if (h.acc in val_acc) == (side == "val")]
+        cs = [c for c in carriers if c.split == side]
+        if len(cs) < 1.1 * len(hs) * args.windows_per_hairpin:
+            raise SystemExit(f"prepare.py: {len(cs)} {side} carriers for {len(hs)} hairpins")
+        ps, n = windows.make_positives(hs, args.windows_per_hairpin, cs, rng, rejected)
+        for p in ps:
+            p.split = side
+        positives += ps
+        redraws += n
+    M["positives"]["windows_redrawn_for_a_held_out_32mer_across_the_junction"] = redraws
+    return sorted(positives, key=lambda p: (p.hairpin.acc, p.copy))
+
+
+def fold_windows(pool, positives, args, log) -> dict:
+    """RNAfold every pool and positive window once; pool windows get their kind."""
+    log(f"folding {len(pool)} genome windows + {len(positives)} positive windows "
+        f"(ViennaRNA {RNA.__version__}, {fold.TEMPERATURE} degC, {args.workers} workers, nice +{args.nice})")
+    t = time.time()
+    folds = fold_all([w.seq for w in pool] + [p.seq for p in positives], args.workers, args.nice)
+    seconds = time.time() - t
+    log(f"folded in {seconds:.1f}s ({1000 * seconds / max(1, len(folds)):.2f} ms per fold, wall)")
+    for w, (st, mfe) in zip(pool, folds):
+        w.struct, w.mfe = st, mfe
+        w.kind = "hairpin" if hairpin_like(st, mfe) else "flat"
+    for p, (st, mfe) in zip(positives, folds[len(pool):]):
+        p.struct, p.mfe = st, mfe
+    return {"folding_s": round(seconds, 1), "folded_sequences": len(folds), "workers": args.workers}
+
+
+def write_outputs(W, positives, negatives, structure, contigs, calib, hairpins, held) -> None:
+    write_training(W, positives, negatives, structure, contigs)
+    write_tests(W, held)
+    write_genome_fasta(W, "calibration/ecoli_last1Mb.fa", [c for c in calib if c.source == "ecoli"])
+    write_genome_fasta(W, "calibration/fly_upstream_5Mb.fa", [c for c in calib if c.source != "ecoli"])
+    acc_of = {h.name: h.acc for h in hairpins}
+    W.write("calibration/known_hairpins.bed", "".join(
+        f"{c.id}\t{a}\t{b}\t{n}\t{acc_of[n]}\t{st}\n" for c in calib for a, b, n, st in c.loci))
+    write_genome_fasta(W, "genomes/training_genomes.fa", contigs)
+
+
+def criteria() -> dict:
+    return {
+        "window": WIN, "genome_slot_step": windows.SLOT, "temperature_C": fold.TEMPERATURE,
+        "positive_window": f"hairpin at an offset drawn uniformly from those where the window holds >= "
+                           f"{mirbase.MIN_HELD:.0%} of it, written over a genomic carrier window",
+        "hairpin_like": f"window MFE <= {fold.HP_MAX_MFE} kcal/mol and a top-level unbranched stem-loop "
+                        f"with >= {fold.HP_MIN_BP} base pairs",
+        "flat": "folded genome window that is not hairpin-like",
+        "unfolded": "uniform genome window, not folded (fills the negatives beyond the fold budget)",
+        "hard": "top-scoring window of a first model's scan (--hard-negatives), not folded",
+        "held_out_k": mirbase.HELD_K, "known_hairpin_guard_k": genomes.GUARD_K,
+        "cluster_k": {"hairpins": split.HAIRPIN_K, "genome_windows": split.CLUSTER_K},
+    }
+
+
+def write_manifest(W, M, args, inp, runtime) -> None:
+    M["criteria"] = criteria()
+    M["command"] = " ".join([os.path.basename(sys.executable)] + sys.argv)
+    M["arguments"] = dict(vars(args))
+    M["seed"] = args.seed
+    M["versions"] = {"python": platform.python_version(), "ViennaRNA": RNA.__version__, "numpy": np.__version__}
+    M["inputs"] = {os.path.relpath(p, args.shared): {"sha256": sha256(p), "bytes": os.path.getsize(p)}
+                   for p in inp.values()}
+    M["outputs"] = {n: {"sha256": sha256(W.path(n)), "bytes": os.path.getsize(W.path(n)),
+                        "records": count_records(W.path(n))}
+                    for n in sorted(W.names)}
+    rss = lambda who: resource.getrusage(who).ru_maxrss // 1024
+    M["runtime"] = dict(runtime, peak_rss_mb={"main": rss(resource.RUSAGE_SELF),
+                                              "largest_worker": rss(resource.RUSAGE_CHILDREN)})
+    with open(W.path("MANIFEST.json"), "w") as f:
+        json.dump(M, f, indent=1)
+        f.write("\n")
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     t0 = time.time()
@@ -451,89 +532,24 @@ def main(argv=None) -> int:
     del eligible, sample, guards                  # before the folding workers fork
     val_acc = split_hairpins(kept, args, M)
     split_genome(carriers + pool + spare + hard_w, contigs, args, M)
+    positives = build_positives(kept, val_acc, carriers, held, calibration_k32, args, rng, M)
 
-    held_tables = list(held.k32.values()) + [calibration_k32]
-    rejected = lambda seq: any(shares_kmer(seq, mirbase.HELD_K, t) for t in held_tables)
-    positives: list[Positive] = []
-    redraws = 0
-    for side in ("train", "val"):
-        hs = [h for h in kept if (h.acc in val_acc) == (side == "val")]
-        cs = [c for c in carriers if c.split == side]
-        if len(cs) < 1.1 * len(hs) * args.windows_per_hairpin:
-            raise SystemExit(f"prepare.py: {len(cs)} {side} carriers for {len(hs)} hairpins")
-        ps, n = windows.make_positives(hs, args.windows_per_hairpin, cs, rng, rejected)
-        for p in ps:
-            p.split = side
-        positives += ps
-        redraws += n
-    M["positives"]["windows_redrawn_for_a_held_out_32mer_across_the_junction"] = redraws
-    positives.sort(key=lambda p: (p.hairpin.acc, p.copy))
-
-    log(f"folding {len(pool)} genome windows + {len(positives)} positive windows "
-        f"(ViennaRNA {RNA.__version__}, {fold.TEMPERATURE} degC, {args.workers} workers, nice +{args.nice})")
-    t_fold = time.time()
-    folds = fold_all([w.seq for w in pool] + [p.seq for p in positives], args.workers, args.nice)
-    fold_s = time.time() - t_fold
-    log(f"folded in {fold_s:.1f}s ({1000 * fold_s / max(1, len(folds)):.2f} ms per fold, wall)")
-    for w, (st, mfe) in zip(pool, folds):
-        w.struct, w.mfe = st, mfe
-        w.kind = "hairpin" if hairpin_like(st, mfe) else "flat"
-    for p, (st, mfe) in zip(positives, folds[len(pool):]):
-        p.struct, p.mfe = st, mfe
-
+    runtime = fold_windows(pool, positives, args, log)
     negatives = select_negatives(pool, spare, hard_w, positives, args, rng)
     structure = select_structure(negatives, positives, args, rng)
-    C = count_sets(positives, negatives, structure, pool, contigs, hard_w)
-    M["counts"] = C
-    log("counts:", json.dumps({k: C[k] for k in ("train", "val")})[:800])
-
-    write_training(W, positives, negatives, structure, contigs)
-    write_tests(W, held)
-    acc_of = {h.name: h.acc for h in hairpins}
-    write_genome_fasta(W, "calibration/ecoli_last1Mb.fa", [c for c in calib if c.source == "ecoli"])
-    write_genome_fasta(W, "calibration/fly_upstream_5Mb.fa", [c for c in calib if c.source != "ecoli"])
-    W.write("calibration/known_hairpins.bed", "".join(
-        f"{c.id}\t{a}\t{b}\t{n}\t{acc_of[n]}\t{st}\n" for c in calib for a, b, n, st in c.loci))
-    write_genome_fasta(W, "genomes/training_genomes.fa", contigs)
+    M["counts"] = count_sets(positives, negatives, structure, pool, contigs, hard_w)
+    log("counts:", json.dumps({k: M["counts"][k] for k in ("train", "val")})[:800])
+    write_outputs(W, positives, negatives, structure, contigs, calib, hairpins, held)
 
     log("leakage checks on the written files")
     results, failures = checks.check_written(
         args.out, held.k32, [W.path("calibration/ecoli_last1Mb.fa"), W.path("calibration/fly_upstream_5Mb.fa")],
         hairpin_k20, {h.acc: h.seq for h in kept}, {c.id for c in contigs},
         {h.acc for h in held.heldout50} | {h.acc for h in held.v22_new})
-    results["test_v22_new_hairpins"] = len(held.v22_new)
-    results["test_heldout50_hairpins"] = len(held.heldout50)
-    results["tca_hairpins_in_input"] = 0
+    results.update(test_v22_new_hairpins=len(held.v22_new), test_heldout50_hairpins=len(held.heldout50),
+                   tca_hairpins_in_input=0)
     M["leakage_checks"] = results
-
-    M["criteria"] = {
-        "window": WIN, "genome_slot_step": windows.SLOT, "temperature_C": fold.TEMPERATURE,
-        "positive_window": f"hairpin at an offset drawn uniformly from those where the window holds >= "
-                           f"{mirbase.MIN_HELD:.0%} of it, written over a genomic carrier window",
-        "hairpin_like": f"window MFE <= {fold.HP_MAX_MFE} kcal/mol and a top-level unbranched stem-loop "
-                        f"with >= {fold.HP_MIN_BP} base pairs",
-        "flat": "folded genome window that is not hairpin-like",
-        "unfolded": "uniform genome window, not folded (fills the negatives beyond the fold budget)",
-        "hard": "top-scoring window of a first model's scan (--hard-negatives), not folded",
-        "held_out_k": mirbase.HELD_K, "known_hairpin_guard_k": genomes.GUARD_K,
-        "cluster_k": {"hairpins": split.HAIRPIN_K, "genome_windows": split.CLUSTER_K},
-    }
-    M["command"] = " ".join([os.path.basename(sys.executable)] + sys.argv)
-    M["arguments"] = dict(vars(args))
-    M["seed"] = args.seed
-    M["versions"] = {"python": platform.python_version(), "ViennaRNA": RNA.__version__, "numpy": np.__version__}
-    M["inputs"] = {os.path.relpath(p, args.shared): {"sha256": sha256(p), "bytes": os.path.getsize(p)}
-                   for p in inp.values()}
-    M["outputs"] = {n: {"sha256": sha256(W.path(n)), "bytes": os.path.getsize(W.path(n)),
-                        "records": count_records(W.path(n))}
-                    for n in sorted(W.names)}
-    rss = lambda who: resource.getrusage(who).ru_maxrss // 1024
-    M["runtime"] = {"total_s": round(time.time() - t0, 1), "folding_s": round(fold_s, 1),
-                    "folded_sequences": len(folds), "workers": args.workers,
-                    "peak_rss_mb": {"main": rss(resource.RUSAGE_SELF), "largest_worker": rss(resource.RUSAGE_CHILDREN)}}
-    with open(W.path("MANIFEST.json"), "w") as f:
-        json.dump(M, f, indent=1)
-        f.write("\n")
+    write_manifest(W, M, args, inp, dict(total_s=round(time.time() - t0, 1), **runtime))
     if failures:
         log("LEAKAGE CHECKS FAILED:", ", ".join(f"{k}={results[k]}" for k in failures))
         return 1
