@@ -1,0 +1,1 @@
+"""Helpers of training/prepare.py (the v2 training-data builder), one module per concern."""
