@@ -170,6 +170,15 @@ impl FoldSet {
     }
 }
 
+/// `load()` where `vb` is an eval-mode source on the CPU, the home of the hand-written paths.
+fn cpu_path<T>(vb: &Vb, load: impl FnOnce() -> Result<T>) -> Result<Option<T>> {
+    if vb.train().is_none() && vb.device().is_cpu() {
+        load().map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
 /// Model A as the tasks build it: the candle network, and in eval mode on the CPU also the
 /// hand-written inference path.
 pub(crate) struct EvalStructure {
@@ -183,14 +192,9 @@ impl EvalStructure {
     /// The network from `vb`, with the CPU path when `vb` is an eval-mode source on the CPU.
     pub fn load(vb: &Vb) -> Result<Self> {
         let cfg = StructureConfig::default();
-        let fast = vb.train().is_none() && vb.device().is_cpu();
         Ok(Self {
             net: StructureNet::load(vb, &cfg)?,
-            cpu: if fast {
-                Some(StructureCpu::load(vb, &cfg)?)
-            } else {
-                None
-            },
+            cpu: cpu_path(vb, || StructureCpu::load(vb, &cfg))?,
         })
     }
 }
@@ -352,14 +356,9 @@ impl EvalMfe {
     /// The network from `vb`, with the CPU path when `vb` is an eval-mode source on the CPU.
     pub fn load(vb: &Vb) -> Result<Self> {
         let cfg = MfeConfig::default();
-        let fast = vb.train().is_none() && vb.device().is_cpu();
         Ok(Self {
             net: MfeNet::load(vb, &cfg)?,
-            cpu: if fast {
-                Some(MfeCpu::load(vb, &cfg)?)
-            } else {
-                None
-            },
+            cpu: cpu_path(vb, || MfeCpu::load(vb, &cfg))?,
         })
     }
 }
