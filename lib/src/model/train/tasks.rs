@@ -278,7 +278,8 @@ impl Task for StructureTask {
         ("val_mse", false)
     }
     fn default_micro_batch(&self) -> Option<usize> {
-        // about 45 MB of activations per sample are kept for the backward pass
+        // candle keeps about 45 MB of activations per sample for the backward pass (the CPU engine
+        // about 14 MB): micro-batches bound the memory of a step
         Some(32)
     }
     fn weight(&self, batch: &[usize]) -> f64 {
