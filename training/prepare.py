@@ -51,7 +51,7 @@ def default_shared() -> str:
 
 
 def parse_args(argv):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+    ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--shared", default=default_shared(),
                     help="folder holding data/ (default $MIRE2E_SHARED or ../shared beside the repo)")
