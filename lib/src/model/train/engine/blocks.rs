@@ -14,10 +14,11 @@ use rayon::prelude::*;
 use super::buf::Buf;
 use super::ops::{
     apply_mask, column_sums, linear, linear_backward, par_product, par_rows, relu_backward,
-    softmax, softmax_backward,
+    softmax_backward,
 };
 use super::{Grads, Weights};
 use crate::model::config::EncoderConfig;
+use crate::model::cpu_ops::softmax_rows;
 use crate::model::gemm_f32::{product, Mat};
 use crate::model::train::TrainCtx;
 
@@ -71,12 +72,52 @@ impl<'w> Linear<'w> {
     }
 }
 
-/// `nn.BatchNorm1d` in train mode over rows `[n, C]`: normalised by the batch mean and biased
-/// variance, which it reports to the context for the running statistics.
-pub(crate) struct BatchNorm<'w> {
+/// The affine part `x̂·w + b` of a norm layer, per channel along the row.
+struct Affine<'w> {
     name: String,
     w: &'w [f32],
     b: &'w [f32],
+}
+
+impl<'w> Affine<'w> {
+    fn load(weights: &'w Weights, name: &str, c: usize) -> Result<Self> {
+        Ok(Self {
+            name: name.to_owned(),
+            w: weights.get(&format!("{name}.weight"), c)?,
+            b: weights.get(&format!("{name}.bias"), c)?,
+        })
+    }
+
+    fn apply(&self, xhat: &[f32]) -> Buf {
+        let mut y = Buf::copy(xhat);
+        par_rows(&mut y, self.w.len(), |row| {
+            for ((v, w), b) in row.iter_mut().zip(self.w).zip(self.b) {
+                *v = *v * w + b;
+            }
+        });
+        y
+    }
+
+    /// Adds the weight and bias gradients (`Σ dy·x̂`, `Σ dy` over rows, in row order) and returns them.
+    fn backward(&self, xhat: &[f32], dy: &[f32], grads: &mut Grads) -> (Vec<f32>, Vec<f32>) {
+        let c = self.w.len();
+        let (mut dw, mut db) = (vec![0f32; c], vec![0f32; c]);
+        for (d, xh) in dy.chunks_exact(c).zip(xhat.chunks_exact(c)) {
+            for j in 0..c {
+                dw[j] += d[j] * xh[j];
+                db[j] += d[j];
+            }
+        }
+        add(grads.slot(&format!("{}.weight", self.name), c), &dw);
+        add(grads.slot(&format!("{}.bias", self.name), c), &db);
+        (dw, db)
+    }
+}
+
+/// `nn.BatchNorm1d` in train mode over rows `[n, C]`: normalised by the batch mean and biased
+/// variance, which it reports to the context for the running statistics.
+pub(crate) struct BatchNorm<'w> {
+    affine: Affine<'w>,
 }
 
 /// What [`BatchNorm::backward`] needs: the normalised input and 1/σ per channel.
@@ -88,14 +129,12 @@ pub(crate) struct NormCache {
 impl<'w> BatchNorm<'w> {
     pub fn load(weights: &'w Weights, name: &str, c: usize) -> Result<Self> {
         Ok(Self {
-            name: name.to_owned(),
-            w: weights.get(&format!("{name}.weight"), c)?,
-            b: weights.get(&format!("{name}.bias"), c)?,
+            affine: Affine::load(weights, name, c)?,
         })
     }
 
     pub fn forward(&self, x: &[f32], ctx: &TrainCtx) -> Result<(Buf, NormCache)> {
-        let c = self.w.len();
+        let c = self.affine.w.len();
         let n = x.len() / c;
         // sums in f64, in row order: exact enough, and the same at any thread count
         let (mut sum, mut sq) = (vec![0f64; c], vec![0f64; c]);
@@ -122,15 +161,10 @@ impl<'w> BatchNorm<'w> {
                 *v = (*v - m) * i;
             }
         });
-        let mut y = xhat.clone();
-        par_rows(&mut y, c, |row| {
-            for ((v, w), b) in row.iter_mut().zip(self.w).zip(self.b) {
-                *v = *v * w + b;
-            }
-        });
+        let y = self.affine.apply(&xhat);
         let var32: Vec<f32> = var.iter().map(|&v| v as f32).collect();
         ctx.report_batch_stats(
-            &self.name,
+            &self.affine.name,
             Tensor::from_vec(mean32, c, &Device::Cpu)?,
             Tensor::from_vec(var32, c, &Device::Cpu)?,
             n,
@@ -139,30 +173,20 @@ impl<'w> BatchNorm<'w> {
     }
 
     pub fn backward(&self, cache: &NormCache, dy: &[f32], grads: &mut Grads) -> Buf {
-        let c = self.w.len();
+        let c = self.affine.w.len();
         let n = (dy.len() / c) as f32;
-        let (mut dw, mut db) = (vec![0f32; c], vec![0f32; c]);
-        let (mut s1, mut s2) = (vec![0f32; c], vec![0f32; c]);
-        for (d, xh) in dy.chunks_exact(c).zip(cache.xhat.chunks_exact(c)) {
-            for j in 0..c {
-                dw[j] += d[j] * xh[j];
-                db[j] += d[j];
-            }
-        }
+        let (dw, db) = self.affine.backward(&cache.xhat, dy, grads);
         // dx̂ = dy·w, so Σ dx̂ = w·Σ dy and Σ dx̂·x̂ = w·Σ dy·x̂
-        for j in 0..c {
-            s1[j] = db[j] * self.w[j];
-            s2[j] = dw[j] * self.w[j];
-        }
-        add(grads.slot(&format!("{}.weight", self.name), c), &dw);
-        add(grads.slot(&format!("{}.bias", self.name), c), &db);
+        let w = self.affine.w;
+        let s1: Vec<f32> = db.iter().zip(w).map(|(d, w)| d * w).collect();
+        let s2: Vec<f32> = dw.iter().zip(w).map(|(d, w)| d * w).collect();
         let mut dx = Buf::copy(dy);
         dx.par_chunks_mut(256 * c)
             .zip(cache.xhat.par_chunks(256 * c))
             .for_each(|(d, xh)| {
                 for (d, xh) in d.chunks_exact_mut(c).zip(xh.chunks_exact(c)) {
                     for j in 0..c {
-                        let dxhat = d[j] * self.w[j];
+                        let dxhat = d[j] * self.affine.w[j];
                         d[j] = cache.inv[j] / n * (n * dxhat - s1[j] - xh[j] * s2[j]);
                     }
                 }
@@ -487,9 +511,7 @@ impl<'w> Encoder<'w> {
 
 /// `nn.LayerNorm(E)` over each row.
 pub(crate) struct LayerNorm<'w> {
-    name: String,
-    w: &'w [f32],
-    b: &'w [f32],
+    affine: Affine<'w>,
 }
 
 /// The normalised rows and 1/σ per row.
@@ -501,14 +523,12 @@ pub(crate) struct RowCache {
 impl<'w> LayerNorm<'w> {
     pub fn load(weights: &'w Weights, name: &str, e: usize) -> Result<Self> {
         Ok(Self {
-            name: name.to_owned(),
-            w: weights.get(&format!("{name}.weight"), e)?,
-            b: weights.get(&format!("{name}.bias"), e)?,
+            affine: Affine::load(weights, name, e)?,
         })
     }
 
     pub fn forward(&self, x: &[f32]) -> (Buf, RowCache) {
-        let e = self.w.len();
+        let e = self.affine.w.len();
         let rows = x.len() / e;
         let mut xhat = Buf::copy(x);
         let mut inv = vec![0.0f32; rows];
@@ -523,33 +543,20 @@ impl<'w> LayerNorm<'w> {
                     row.iter_mut().for_each(|v| *v *= *inv);
                 }
             });
-        let mut y = xhat.clone();
-        par_rows(&mut y, e, |row| {
-            for ((v, w), b) in row.iter_mut().zip(self.w).zip(self.b) {
-                *v = *v * w + b;
-            }
-        });
+        let y = self.affine.apply(&xhat);
         (y, RowCache { xhat, inv })
     }
 
     pub fn backward(&self, cache: &RowCache, dy: &[f32], grads: &mut Grads) -> Buf {
-        let e = self.w.len();
-        let (mut dw, mut db) = (vec![0f32; e], vec![0f32; e]);
-        for (d, xh) in dy.chunks_exact(e).zip(cache.xhat.chunks_exact(e)) {
-            for j in 0..e {
-                dw[j] += d[j] * xh[j];
-                db[j] += d[j];
-            }
-        }
-        add(grads.slot(&format!("{}.weight", self.name), e), &dw);
-        add(grads.slot(&format!("{}.bias", self.name), e), &db);
+        let e = self.affine.w.len();
+        self.affine.backward(&cache.xhat, dy, grads);
         let mut dx = Buf::copy(dy);
         dx.par_chunks_mut(256 * e)
             .zip(cache.xhat.par_chunks(256 * e))
             .zip(cache.inv.par_chunks(256))
             .for_each(|((d, xh), inv)| {
                 for ((d, xh), inv) in d.chunks_exact_mut(e).zip(xh.chunks_exact(e)).zip(inv) {
-                    for (v, w) in d.iter_mut().zip(self.w) {
+                    for (v, w) in d.iter_mut().zip(self.affine.w) {
                         *v *= w;
                     }
                     let m1 = d.iter().sum::<f32>() / e as f32;
@@ -656,7 +663,7 @@ impl<'w> EncoderLayer<'w> {
                     let v = Mat::new(&qkv[2 * e + head * hd..], seq, hd, 3 * e);
                     let ph = &mut p[head * seq * seq..(head + 1) * seq * seq];
                     product(ph, seq, q, k.t(), false);
-                    ph.chunks_exact_mut(seq).for_each(softmax);
+                    softmax_rows(ph, seq);
                     let mh = &mask[head * seq * seq..(head + 1) * seq * seq];
                     for ((d, p), m) in pd.iter_mut().zip(ph.iter()).zip(mh) {
                         *d = p * m;

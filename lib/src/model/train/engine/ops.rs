@@ -144,20 +144,6 @@ pub(crate) fn relu_backward(dy: &mut [f32], y: &[f32]) {
         });
 }
 
-/// Softmax of a row in place (max-shifted).
-pub(crate) fn softmax(row: &mut [f32]) {
-    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let mut sum = 0.0f32;
-    for v in row.iter_mut() {
-        *v = (*v - max).exp();
-        sum += *v;
-    }
-    let inv = 1.0 / sum;
-    for v in row.iter_mut() {
-        *v *= inv;
-    }
-}
-
 /// Softmax's backward pass for one row: `dp` becomes `p ⊙ (dp − Σ dp·p)`.
 pub(crate) fn softmax_backward(dp: &mut [f32], p: &[f32]) {
     let dot: f32 = dp.iter().zip(p).map(|(d, p)| d * p).sum();
