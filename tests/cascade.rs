@@ -347,3 +347,74 @@ fn stage_errors_are_clear() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no model bundle 'no-such-model'"));
 }
+
+/// Scores of one FASTA file under some attention options.
+type Run<'a> = dyn Fn(&Path, &[&str]) -> Vec<HashMap<String, String>> + 'a;
+
+/// The original never scans tail windows. With the tail on (the default), batch-compat must still
+/// give every original window the original's score, and each tail window the score it gets alone.
+#[test]
+fn tail_windows_stay_out_of_the_original_batches() {
+    let shared = require_shared!();
+    let weights = shared.join("reference/weights");
+    let dir = tempfile::tempdir().unwrap();
+    let golden = Golden::load(&shared, "hsa");
+    let bundle = reference_bundle(&shared, "hsa", dir.path());
+    let scan = |fasta: &Path, mode: &[&str]| {
+        let mut scan = bin("mire2e");
+        table(&run(scan
+            .arg("scan")
+            .arg(fasta)
+            .arg("--model")
+            .arg(&bundle)
+            .args(mode)))
+    };
+    let piped = |fasta: &Path, mode: &[&str]| {
+        let windows = run(bin("mire2e-window").arg(fasta));
+        let folded = run(bin("mire2e-fold")
+            .arg("--weights")
+            .arg(weights.join("synthetic-structure.safetensors"))
+            .write_stdin(windows));
+        let mfe = run(bin("mire2e-mfe")
+            .arg("--weights")
+            .arg(weights.join("hsa-mfe.safetensors"))
+            .write_stdin(folded));
+        table(&run(bin("mire2e-classify")
+            .arg("--weights")
+            .arg(weights.join("synthetic-predictor.safetensors"))
+            .args(mode)
+            .write_stdin(mfe)))
+    };
+    let runs: [(&str, &Run); 2] = [("scan", &scan), ("pipe", &piped)];
+    for (how, go) in runs {
+        for (mode, golden_col) in &MODES[1..] {
+            let (mut original, mut tails) = (Vec::new(), 0);
+            for fasta in inputs(&shared) {
+                let alone = go(&fasta, MODES[0].0);
+                let rows = go(&fasta, mode);
+                assert_eq!(rows.len(), alone.len());
+                for (row, alone) in rows.into_iter().zip(alone) {
+                    if row["start"].parse::<u64>().unwrap() % 20 == 0 {
+                        original.push(row);
+                        continue;
+                    }
+                    tails += 1;
+                    let (a, b): (f64, f64) = (
+                        row["score"].parse().unwrap(),
+                        alone["score"].parse().unwrap(),
+                    );
+                    assert!(
+                        (a - b).abs() <= 1e-6,
+                        "{how} {golden_col}: tail {row:?}: {a} vs {b}"
+                    );
+                }
+            }
+            // the three records (3,010, 537 and 459 nt) all end off the grid: a tail window on
+            // each strand of each
+            assert_eq!(tails, 6, "{how} {golden_col}");
+            let d = worst(&golden, &original, "score", golden_col);
+            eprintln!("{how} {golden_col} with tails: worst |Δ| = {d:.3e}");
+            assert!(d <= TOLERANCE, "{how} {golden_col}: {d}");
+        }
+    }
+}

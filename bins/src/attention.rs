@@ -11,7 +11,8 @@ pub enum AttentionMode {
     Window,
     /// Reproduce the original exactly, including its mixing of windows inside a batch: per record
     /// all + windows then all - windows, in chunks of --compat-batch (needs the stream in
-    /// mire2e-window's order).
+    /// mire2e-window's order). Tail windows, which the original never scans, are each scored on
+    /// their own.
     BatchCompat,
 }
 

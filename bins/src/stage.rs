@@ -4,7 +4,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use mire2e::stream::{self, Reader, Row, WindowColumns, WindowFields, Writer};
-use mire2e::window::WINDOW_LENGTH;
+use mire2e::window::{self, WINDOW_LENGTH};
 
 use crate::common::Common;
 use crate::{output, progress};
@@ -20,6 +20,8 @@ pub struct Batch<'a> {
     pub mfe: Vec<f32>,
     /// The window fields of each row.
     pub windows: Vec<WindowFields<'a>>,
+    /// Which rows are tail windows, in a stage whose batches are the original's (empty otherwise).
+    pub tails: Vec<bool>,
 }
 
 /// A model stage.
@@ -28,7 +30,8 @@ pub trait Stage {
     fn columns(&self) -> &'static [&'static str];
     /// Whether the stage reads `pairing`, and `mfe`.
     fn needs(&self) -> (bool, bool);
-    /// Whether a batch must not mix records, and its largest size (the original's batches).
+    /// Whether batches are the original's (one record at a time, tail windows not counted, as the
+    /// original never scans them), and the largest batch.
     fn batch_limit(&self) -> (bool, usize);
     /// Model outputs for a batch, concatenated per row.
     fn predict(&mut self, batch: &Batch) -> anyhow::Result<Vec<f32>>;
@@ -62,25 +65,44 @@ pub fn run(
         .with_context(|| reader.name().to_owned())?;
     let mut writer = Writer::new(output::Output::create(&common.output)?, &header)?;
     let bar = progress::counter("windows", common.quiet > 0);
-    let (split_records, limit) = stage.batch_limit();
+    let (original_batches, limit) = stage.batch_limit();
+    // Tail windows are known by the step of the windows' metadata line; without one, none is.
+    let step = reader.header().window_step().filter(|_| original_batches);
+    let is_tail = |row: &Row| {
+        step.zip(columns.start_of(row))
+            .is_some_and(|(step, start)| window::is_tail(start, step))
+    };
     let mut rows: Vec<Row> = Vec::with_capacity(limit);
+    let mut tails: Vec<bool> = Vec::with_capacity(limit);
     let mut next = Row::default();
     let mut pending = reader.read_row(&mut next)?;
     let mut text = vec![String::new(); stage.columns().len()];
     while pending {
         rows.clear();
-        while pending && rows.len() < limit {
-            if split_records
+        tails.clear();
+        let mut counted = 0;
+        while pending && counted < limit {
+            if original_batches
                 && rows
                     .first()
                     .is_some_and(|r| r.fields.get(0) != next.fields.get(0))
             {
                 break;
             }
+            let tail = is_tail(&next);
+            counted += usize::from(!tail);
+            tails.push(tail);
             rows.push(std::mem::take(&mut next));
             pending = reader.read_row(&mut next)?;
         }
-        let mut batch = Batch::default();
+        let mut batch = Batch {
+            tails: if step.is_some() {
+                std::mem::take(&mut tails)
+            } else {
+                Vec::new()
+            },
+            ..Batch::default()
+        };
         let mut values = Vec::new();
         for row in &rows {
             let w = columns.parse(&reader, row, WINDOW_LENGTH)?;

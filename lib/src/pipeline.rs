@@ -75,8 +75,10 @@ impl Cascade {
     }
 
     /// Runs a chunk of windows (each [`WINDOW_LENGTH`] letters `A C G U N`). Structure and MFE run
-    /// in batches of `batch_size`; in compat mode the whole chunk is one Classifier batch.
-    pub fn run(&self, windows: &[&[u8]], batching: &Batching) -> Result<Outputs> {
+    /// in batches of `batch_size`. In compat mode the chunk's original windows are one Classifier
+    /// batch and its tail windows (`tails[i]`, see [`classify_compat`]) are scored each on its own;
+    /// `tails` is empty when there are none.
+    pub fn run(&self, windows: &[&[u8]], tails: &[bool], batching: &Batching) -> Result<Outputs> {
         let size = batching.batch_size.max(1);
         let mut out = Outputs::default();
         for batch in windows.chunks(size) {
@@ -98,16 +100,47 @@ impl Cascade {
                 }
             }
             Attention::BatchCompat => {
-                out.score = self.classifier.predict(
-                    windows,
-                    &out.structure,
-                    &out.mfe,
-                    Attention::BatchCompat,
-                )?;
+                out.score =
+                    classify_compat(&self.classifier, windows, &out.structure, &out.mfe, tails)?;
             }
         }
         Ok(out)
     }
+}
+
+/// Scores one batch of the original in batch-compat mode. The original never scans tail windows
+/// (`tails[i]`; empty = none), so they must not join its batches, where they would change what
+/// the cross-window attention mixes: the other windows form the batch exactly as the original
+/// does, and each tail window is scored on its own (a batch of one, the per-window attention).
+pub fn classify_compat(
+    classifier: &Classifier,
+    windows: &[&[u8]],
+    structure: &[f32],
+    mfe: &[f32],
+    tails: &[bool],
+) -> Result<Vec<f32>> {
+    if !tails.contains(&true) {
+        return classifier.predict(windows, structure, mfe, Attention::BatchCompat);
+    }
+    let mut scores = vec![0.0; windows.len()];
+    for (tail, attention) in [(false, Attention::BatchCompat), (true, Attention::Window)] {
+        let picked: Vec<usize> = (0..windows.len()).filter(|&i| tails[i] == tail).collect();
+        if picked.is_empty() {
+            continue;
+        }
+        let seqs: Vec<&[u8]> = picked.iter().map(|&i| windows[i]).collect();
+        let s: Vec<f32> = picked
+            .iter()
+            .flat_map(|&i| &structure[i * WINDOW_LENGTH..(i + 1) * WINDOW_LENGTH])
+            .copied()
+            .collect();
+        let m: Vec<f32> = picked.iter().map(|&i| mfe[i]).collect();
+        let got = classifier.predict(&seqs, &s, &m, attention)?;
+        for (&i, score) in picked.iter().zip(got) {
+            scores[i] = score;
+        }
+    }
+    Ok(scores)
 }
 
 /// What `scan` writes besides scores.
@@ -208,6 +241,7 @@ pub fn scan<R: BufRead, W: Write>(
     let mut summary = ScanSummary::default();
     let mut record = Record::default();
     let mut chunk: Vec<Window> = Vec::with_capacity(batching.chunk());
+    let mut tails: Vec<bool> = Vec::with_capacity(batching.chunk());
     let mut text = RowText::default();
     let done = checkpoints.as_ref().map_or(&[][..], |c| c.done);
     for id in done {
@@ -229,8 +263,18 @@ pub fn scan<R: BufRead, W: Write>(
         summary.records += 1;
         let mut windows = Windows::new(&record.seq, params);
         loop {
+            // In compat mode a chunk holds one batch of the original: tail windows do not count.
+            let compat = batching.attention == Attention::BatchCompat;
             chunk.clear();
-            chunk.extend(windows.by_ref().take(batching.chunk()));
+            tails.clear();
+            let mut counted = 0;
+            while counted < batching.chunk() {
+                let Some(w) = windows.next() else { break };
+                let tail = compat && params.is_tail(w.start);
+                counted += usize::from(!tail);
+                tails.push(tail);
+                chunk.push(w);
+            }
             if chunk.is_empty() {
                 break;
             }
@@ -246,7 +290,7 @@ pub fn scan<R: BufRead, W: Write>(
                 .filter(|&i| stems.get(i).is_none_or(|&s| s >= min_stem))
                 .collect();
             let seqs: Vec<&[u8]> = kept.iter().map(|&i| chunk[i].seq.as_slice()).collect();
-            let mut out = cascade.run(&seqs, batching)?;
+            let mut out = cascade.run(&seqs, &tails, batching)?;
             if kept.len() < chunk.len() {
                 summary.prefiltered += (chunk.len() - kept.len()) as u64;
                 out = scatter(out, &kept, chunk.len());

@@ -30,6 +30,15 @@ impl Header {
         }
     }
 
+    /// The window step that `mire2e-window` (or `scan`) recorded in its metadata line, if any.
+    pub fn window_step(&self) -> Option<usize> {
+        self.meta
+            .iter()
+            .filter(|line| line.starts_with("#mire2e-window "))
+            .flat_map(|line| line.split_whitespace())
+            .find_map(|field| field.strip_prefix("step=")?.parse().ok())
+    }
+
     /// Index of a column, if present.
     pub fn position(&self, column: &str) -> Option<usize> {
         self.columns.iter().position(|c| c == column)
@@ -255,6 +264,11 @@ impl WindowColumns {
         })
     }
 
+    /// The start of `row`'s window, when it is a number ([`Self::parse`] reports it when not).
+    pub fn start_of(&self, row: &Row) -> Option<u64> {
+        row.fields.get(self.start)?.parse().ok()
+    }
+
     /// Parses the window fields of `row`; `length` is the window length the model expects.
     pub fn parse<'r, R: BufRead>(
         &self,
@@ -446,6 +460,21 @@ mod tests {
     use super::*;
 
     const WINDOWS: &str = "#m\nseq_id\tstart\tend\tstrand\tseq\textra\nr\t0\t4\t+\tACGU\tx\n";
+
+    #[test]
+    fn window_step_comes_from_the_window_line_only() {
+        let header = |meta: &[&str]| Header {
+            meta: meta.iter().map(|m| m.to_string()).collect(),
+            columns: Vec::new(),
+        };
+        let windows = "#mire2e-window 0.1.0 length=100 step=15 strands=both tail=true";
+        assert_eq!(
+            header(&["#mire2e-fold 0.1.0 step=3", windows]).window_step(),
+            Some(15)
+        );
+        assert_eq!(header(&["#mire2e-fold 0.1.0 step=3"]).window_step(), None);
+        assert_eq!(header(&[]).window_step(), None);
+    }
 
     #[test]
     fn passes_unknown_columns_and_meta_through() {

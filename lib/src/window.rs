@@ -141,6 +141,12 @@ impl Params {
         Ok(())
     }
 
+    /// Whether a window starting at `start` is a tail window: one the original never scans, as its
+    /// windows all start on the step grid (see [`is_tail`]).
+    pub fn is_tail(&self, start: usize) -> bool {
+        is_tail(start as u64, self.step)
+    }
+
     /// Window starts on a record of `len` bases (the same for both strands).
     ///
     /// ```
@@ -165,6 +171,13 @@ impl Params {
         };
         (0..full).map(move |i| i * step).chain(tail)
     }
+}
+
+/// Whether a window starting at `start` (forward strand, either strand's window) lies off the grid of
+/// `step`: the tail window aligned to a record's end, which the original never scans. Its `-` window
+/// covers the same interval, so the same test holds for both strands.
+pub fn is_tail(start: u64, step: usize) -> bool {
+    start % step.max(1) as u64 != 0
 }
 
 /// One window: its forward interval, strand and encoded sequence.

@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 use mire2e::candidates::Hit;
 use mire2e::model::{Attention, Classifier, Kind};
 use mire2e::npy::NpyWriter;
-use mire2e::pipeline::Batching;
+use mire2e::pipeline::{classify_compat, Batching};
 use mire2e::stream::{self, WindowFields};
 use mire2e_cli::attention::AttentionArgs;
 use mire2e_cli::bed_args::BedArgs;
@@ -119,7 +119,10 @@ impl Stage for Classify {
     }
     fn predict(&mut self, batch: &Batch) -> anyhow::Result<Vec<f32>> {
         let (seqs, s, m) = (&batch.seqs, &batch.structure, &batch.mfe);
-        Ok(self.model.predict(seqs, s, m, self.batching.attention)?)
+        Ok(match self.batching.attention {
+            Attention::Window => self.model.predict(seqs, s, m, Attention::Window)?,
+            Attention::BatchCompat => classify_compat(&self.model, seqs, s, m, &batch.tails)?,
+        })
     }
     fn width(&self) -> usize {
         1
