@@ -18,15 +18,21 @@ threads="${THREADS:-2}"
 structure_epochs="${STRUCTURE_EPOCHS:-14}"
 mfe_epochs="${MFE_EPOCHS:-6}"
 classifier_epochs="${CLASSIFIER_EPOCHS:-10}"
+classifier_negatives="${CLASSIFIER_NEGATIVES:-60000}"
+# Structure weights to start from (fine-tuning a stopped run), e.g. models/v2-preview/structure.safetensors.
+structure_init=()
+[ -n "${STRUCTURE_INIT:-}" ] && structure_init=(--init "$(cd "$(dirname "$STRUCTURE_INIT")" && pwd)/$(basename "$STRUCTURE_INIT")")
 mkdir -p "$work"
 cd "$work"
 
 common=(--threads "$threads" --seed 1 --optimizer adamw)
 
-# A run resumes its checkpoint when there is one; its output appears only when the run ends.
+# A run resumes its checkpoint when there is one; its output appears only when the run ends, and a
+# stage whose output exists is skipped.
 train() {
     local bin=$1 out=$2
     shift 2
+    [ -e "$out" ] && { echo "${out} exists: skipped"; return 0; }
     local resume=()
     [ -e "${out}.ckpt/checkpoint.safetensors" ] && resume=(--resume)
     "$bin" train "${common[@]}" "${resume[@]}" -o "$out" "$@"
@@ -36,18 +42,19 @@ train() {
 # 1.0 needs far more steps than a CPU budget; 15,000-sample epochs checkpoint every few minutes.
 train mire2e-fold structure.safetensors --train "${data}/structure_mfe.fa" \
     --val "${data}/structure_mfe.val.fa" --val-limit 2000 \
-    --lr 5e-4 --batch-size 64 --epoch-size 15000 --max-epochs "$structure_epochs" --patience 4
+    --lr 5e-4 --batch-size 64 --epoch-size 15000 --max-epochs "$structure_epochs" --patience 4 \
+    "${structure_init[@]}"
 
 # Model B on model A's predictions.
 train mire2e-mfe mfe.safetensors --train "${data}/structure_mfe.fa" \
     --val "${data}/structure_mfe.val.fa" --val-limit 4000 --structure structure.safetensors \
     --lr 1e-3 --batch-size 128 --max-epochs "$mfe_epochs" --patience 3
 
-# Model C on A and B: every positive window, a seeded third of the negatives (the Structure and
+# Model C on A and B: every positive window, a seeded subset of the negatives (the Structure and
 # MFE inputs of each training window are computed once, ~2.5 ms a window on 2 cores).
-python3 - "$data" <<'EOF'
+python3 - "$data" "$classifier_negatives" <<'EOF'
 import random, sys
-data = sys.argv[1]
+data, n = sys.argv[1], int(sys.argv[2])
 recs, cur = [], None
 for line in open(f"{data}/negatives.fa"):
     if line.startswith(">"):
@@ -55,7 +62,7 @@ for line in open(f"{data}/negatives.fa"):
         recs.append(cur)
     else:
         cur.append(line)
-keep = sorted(random.Random(20261205).sample(range(len(recs)), min(60000, len(recs))))
+keep = sorted(random.Random(20261205).sample(range(len(recs)), min(n, len(recs))))
 with open("negatives.subset.fa", "w") as f:
     for i in keep:
         f.writelines(recs[i])
