@@ -1,6 +1,7 @@
 //! `mire2e scan --resume`: a run killed (SIGKILL) midway leaves no file that looks complete, and
-//! resuming it gives the same bytes (TSV and BED) as a run that was never interrupted, without
-//! scoring the finished records again; a resume with other parameters is refused.
+//! resuming it gives the same bytes (TSV, BED, GFF3, bedGraph, report, decoy q-values included)
+//! as a run that was never interrupted, without scoring the finished records again; a resume with
+//! other parameters is refused.
 
 #[path = "support/mod.rs"]
 mod support;
@@ -34,7 +35,18 @@ fn bundle(shared: &Path, dir: &Path) -> PathBuf {
     bundle
 }
 
-/// `mire2e scan FASTA --model BUNDLE -o OUT --bed OUT.bed` plus `extra`.
+/// The side outputs of a scan to `out`: BED, GFF3, the two bedGraphs and the report.
+fn side_outputs(out: &Path) -> [PathBuf; 5] {
+    [
+        out.with_extension("bed"),
+        out.with_extension("gff3"),
+        out.with_extension("tracks.plus.bedgraph"),
+        out.with_extension("tracks.minus.bedgraph"),
+        out.with_extension("report").join("index.html"),
+    ]
+}
+
+/// `mire2e scan FASTA --model BUNDLE -o OUT` with every side output, a decoy, plus `extra`.
 fn scan(fasta: &Path, bundle: &Path, out: &Path, extra: &[&str]) -> Process {
     let mut cmd = mire2e();
     cmd.arg("scan")
@@ -45,6 +57,13 @@ fn scan(fasta: &Path, bundle: &Path, out: &Path, extra: &[&str]) -> Process {
         .arg(out)
         .arg("--bed")
         .arg(out.with_extension("bed"))
+        .arg("--gff3")
+        .arg(out.with_extension("gff3"))
+        .arg("--bedgraph")
+        .arg(out.with_extension("tracks"))
+        .arg("--report")
+        .arg(out.with_extension("report"))
+        .arg("--decoy=0.5")
         .args(["--threshold", "0.2", "--threads", "1", "--batch-size", "16"])
         .args(extra);
     cmd
@@ -83,10 +102,9 @@ fn start_and_kill(fasta: &Path, bundle: &Path, out: &Path) {
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     assert!(!out.exists(), "a killed run left {}", out.display());
-    assert!(
-        !out.with_extension("bed").exists(),
-        "a killed run left a BED"
-    );
+    for side in side_outputs(out) {
+        assert!(!side.exists(), "a killed run left {}", side.display());
+    }
     let partial = PathBuf::from(format!("{}.partial", out.display()));
     assert!(partial.exists() && state.exists());
 }
@@ -111,10 +129,11 @@ fn a_killed_scan_resumes_to_the_same_bytes() {
     let (ok, stderr) = run(scan(&fasta, &bundle, &whole, &[]));
     assert!(ok, "{stderr}");
     let expected = std::fs::read(&whole).unwrap();
-    let expected_bed = std::fs::read(whole.with_extension("bed")).unwrap();
+    let expected_sides = side_outputs(&whole).map(|p| std::fs::read(p).unwrap());
+    let bed = String::from_utf8(expected_sides[0].clone()).unwrap();
     assert!(
-        !expected_bed.is_empty(),
-        "no candidates: the BED is not tested"
+        bed.contains("|q="),
+        "no candidates with q-values: the BED is not tested: {bed}"
     );
     assert!(!dir.path().join("whole.tsv.partial").exists());
     assert!(!dir.path().join("whole.tsv.partial.state").exists());
@@ -176,11 +195,14 @@ fn a_killed_scan_resumes_to_the_same_bytes() {
         "{scored} of {total_windows}: {stderr}"
     );
     assert_eq!(std::fs::read(&out).unwrap(), expected, "TSV differs");
-    assert_eq!(
-        std::fs::read(out.with_extension("bed")).unwrap(),
-        expected_bed,
-        "BED differs"
-    );
+    for (side, want) in side_outputs(&out).iter().zip(&expected_sides) {
+        assert_eq!(
+            &std::fs::read(side).unwrap(),
+            want,
+            "{} differs",
+            side.display()
+        );
+    }
     assert!(!state.exists());
     assert!(!dir.path().join("out.tsv.partial").exists());
 

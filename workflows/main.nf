@@ -83,6 +83,9 @@ workflow {
     if (!(params.precision in ['f32', 'bf16'])) {
         error "--precision must be 'f32' or 'bf16', not '${params.precision}'"
     }
+    if ((params.decoy != null || params.tracks) && !params.scan) {
+        error "--decoy and --tracks need --scan (the decoy is scanned from the FASTA)"
+    }
     if (params.prefilter && !params.scan) {
         error "--prefilter needs --scan (the chunked stages have no prefilter)"
     }

@@ -2,8 +2,8 @@
 //! outputs that appear only when complete, and the exit-code contract (0 ok, 1 runtime, 2 usage).
 
 pub mod attention;
-pub mod bed_args;
 pub mod common;
+pub mod loci_args;
 pub mod model_args;
 pub mod output;
 pub mod progress;

@@ -39,8 +39,8 @@ pub trait Stage {
     fn width(&self) -> usize;
     /// Formats one row's outputs into the appended columns.
     fn format(&mut self, values: &[f32], out: &mut [String]);
-    /// Sees each row's window and outputs (side outputs: BED hits, NPY).
-    fn observe(&mut self, _window: &WindowFields, _values: &[f32]) -> anyhow::Result<()> {
+    /// Sees row `i` of a batch and its outputs (side outputs: loci, tracks, NPY).
+    fn observe(&mut self, _batch: &Batch, _i: usize, _values: &[f32]) -> anyhow::Result<()> {
         Ok(())
     }
 }
@@ -125,7 +125,7 @@ pub fn run(
         let width = stage.width();
         for (i, row) in rows.iter().enumerate() {
             let values = &out[i * width..(i + 1) * width];
-            stage.observe(&batch.windows[i], values)?;
+            stage.observe(&batch, i, values)?;
             for t in text.iter_mut() {
                 t.clear();
             }

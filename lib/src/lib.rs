@@ -11,6 +11,7 @@
 
 pub mod bundle;
 pub mod candidates;
+pub mod decoy;
 pub mod encode;
 pub mod error;
 pub mod eval;
@@ -20,7 +21,9 @@ pub mod model;
 pub mod npy;
 pub mod pipeline;
 pub mod prefilter;
+pub mod report;
 pub mod stream;
+pub mod tracks;
 pub mod train;
 pub mod window;
 

@@ -147,6 +147,35 @@ impl Params {
         is_tail(start as u64, self.step)
     }
 
+    /// The window at `start` on `strand` of a normalised sequence, as [`Windows`] gives it; an
+    /// error when `start` lies outside the sequence.
+    pub fn window_at(&self, seq: &[u8], start: usize, strand: Strand) -> Result<Window, Error> {
+        if start >= seq.len().max(1) {
+            return Err(Error::Invalid(format!(
+                "no window starts at {start} in a sequence of {} bases",
+                seq.len()
+            )));
+        }
+        Ok(self.cut(seq, start, strand))
+    }
+
+    fn cut(&self, seq: &[u8], start: usize, strand: Strand) -> Window {
+        let end = (start + self.length).min(seq.len());
+        let bases = &seq[start..end];
+        let mut out = Vec::with_capacity(self.length);
+        match strand {
+            Strand::Forward => out.extend(bases.iter().map(u8::to_ascii_uppercase)),
+            Strand::Reverse => out.extend(bases.iter().rev().map(|&b| complement(b))),
+        }
+        out.resize(self.length, b'N');
+        Window {
+            start,
+            end,
+            strand,
+            seq: out,
+        }
+    }
+
     /// Window starts on a record of `len` bases (the same for both strands).
     ///
     /// ```
@@ -264,18 +293,7 @@ impl Iterator for Windows<'_> {
                 self.skipped += 1;
                 continue;
             }
-            let mut seq = Vec::with_capacity(self.params.length);
-            match strand {
-                Strand::Forward => seq.extend(bases.iter().map(u8::to_ascii_uppercase)),
-                Strand::Reverse => seq.extend(bases.iter().rev().map(|&b| complement(b))),
-            }
-            seq.resize(self.params.length, b'N');
-            return Some(Window {
-                start,
-                end,
-                strand,
-                seq,
-            });
+            return Some(self.params.cut(self.seq, start, strand));
         }
     }
 }

@@ -4,14 +4,15 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use mire2e::candidates::Hit;
+use mire2e::candidates::{self, Fold, Hit};
 use mire2e::model::{Attention, Classifier, Kind};
 use mire2e::npy::NpyWriter;
 use mire2e::pipeline::{classify_compat, Batching};
-use mire2e::stream::{self, WindowFields};
+use mire2e::stream;
+use mire2e::window::WINDOW_LENGTH;
 use mire2e_cli::attention::AttentionArgs;
-use mire2e_cli::bed_args::BedArgs;
 use mire2e_cli::common::Common;
+use mire2e_cli::loci_args::{Loci, LociArgs};
 use mire2e_cli::model_args::StageModelArgs;
 use mire2e_cli::stage::{self, Batch, Stage};
 use mire2e_cli::train_args::{InputModels, TrainArgs};
@@ -44,7 +45,7 @@ struct Args {
     #[command(flatten)]
     attention: AttentionArgs,
     #[command(flatten)]
-    candidates: BedArgs,
+    loci: LociArgs,
     /// Also write the scores as an [N] float32 NPY array to this file.
     #[arg(long, value_name = "FILE")]
     npy: Option<PathBuf>,
@@ -99,7 +100,7 @@ struct ClassifyTrain {
 struct Classify {
     model: Classifier,
     batching: Batching,
-    threshold: Option<f32>,
+    loci: Loci,
     hits: Vec<Hit>,
     npy: Option<NpyWriter>,
 }
@@ -130,17 +131,30 @@ impl Stage for Classify {
     fn format(&mut self, values: &[f32], out: &mut [String]) {
         stream::push_f32(&mut out[0], values[0]);
     }
-    fn observe(&mut self, w: &WindowFields, values: &[f32]) -> anyhow::Result<()> {
-        if self.threshold.is_some_and(|t| values[0] >= t) {
-            let (seq_id, start, end, strand) = (w.seq_id.to_owned(), w.start, w.end, w.strand);
+    fn observe(&mut self, batch: &Batch, i: usize, values: &[f32]) -> anyhow::Result<()> {
+        let w = &batch.windows[i];
+        let score = values[0];
+        if self.loci.wants_hits() && score >= self.loci.threshold {
+            let fold = self.loci.wants_folds().then(|| {
+                let mut structure = String::with_capacity(WINDOW_LENGTH);
+                let values = &batch.structure[i * WINDOW_LENGTH..(i + 1) * WINDOW_LENGTH];
+                stream::push_dot_bracket(&mut structure, values, stream::PAIRING_THRESHOLD);
+                Fold {
+                    seq: String::from_utf8_lossy(w.seq).into_owned(),
+                    structure,
+                }
+            });
             self.hits.push(Hit {
-                seq_id,
-                start,
-                end,
-                strand,
-                score: values[0],
+                seq_id: w.seq_id.to_owned(),
+                start: w.start,
+                end: w.end,
+                strand: w.strand,
+                score,
+                fold,
             });
         }
+        self.loci
+            .window(w.seq_id, w.start, w.end, w.strand, score)?;
         if let Some(npy) = &mut self.npy {
             npy.push(values)?;
         }
@@ -158,8 +172,8 @@ fn run(args: &Args) -> anyhow::Result<()> {
         return train(t, &args.common);
     }
     args.common.init()?;
-    // The BED output is created first so a bad path fails before the models run.
-    let bed = args.candidates.open(args.model.bundle_in_use()?.as_ref())?;
+    // The loci outputs are created first so a bad path fails before the models run.
+    let loci = args.loci.open(args.model.bundle_in_use()?.as_ref())?;
     let (path, origin) = args.model.weights(Kind::Classifier)?;
     let model = Classifier::load(&path, &args.model.model.device)?;
     let meta = format!(
@@ -170,7 +184,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
     let mut classify = Classify {
         model,
         batching: args.attention.batching(args.model.model.batch_size),
-        threshold: bed.as_ref().map(|c| c.threshold),
+        loci,
         hits: Vec::new(),
         npy: args
             .npy
@@ -178,11 +192,11 @@ fn run(args: &Args) -> anyhow::Result<()> {
             .map(|p| NpyWriter::create(p, 1))
             .transpose()?,
     };
+    let meta_line = meta.trim_start_matches('#').to_owned();
     stage::run(&mut classify, &args.input, &args.common, meta)?;
     classify.npy.take().map(NpyWriter::finish).transpose()?;
-    if let Some(bed) = bed {
-        bed.write(std::mem::take(&mut classify.hits))?;
-    }
+    let loci = candidates::merge(std::mem::take(&mut classify.hits));
+    classify.loci.write(&loci, &[meta_line])?;
     Ok(())
 }
 

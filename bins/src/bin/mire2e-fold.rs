@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use mire2e::model::{Kind, Structure};
 use mire2e::npy::NpyWriter;
-use mire2e::stream::{self, WindowFields};
+use mire2e::stream;
 use mire2e::window::WINDOW_LENGTH;
 use mire2e_cli::common::Common;
 use mire2e_cli::model_args::{PrecisionArgs, StageModelArgs};
@@ -88,7 +88,7 @@ impl Stage for Fold {
         stream::push_dot_bracket(&mut out[0], values, stream::PAIRING_THRESHOLD);
         stream::push_f32_list(&mut out[1], values);
     }
-    fn observe(&mut self, _window: &WindowFields, values: &[f32]) -> anyhow::Result<()> {
+    fn observe(&mut self, _batch: &Batch, _i: usize, values: &[f32]) -> anyhow::Result<()> {
         if let Some(npy) = &mut self.npy {
             npy.push(values)?;
         }

@@ -12,10 +12,10 @@ use super::curve::{Confusion, Curve};
 use crate::error::{Error, Result};
 
 const FONT: &[u8] = include_bytes!("DejaVuSans-ASCII.ttf");
-const FAMILY: &str = "sans-serif";
+pub(crate) const FAMILY: &str = "sans-serif";
 
 /// Okabe–Ito colours (readable for colour-blind readers), then black.
-const COLOURS: [RGBColor; 8] = [
+pub(crate) const COLOURS: [RGBColor; 8] = [
     RGBColor(0, 114, 178),
     RGBColor(213, 94, 0),
     RGBColor(0, 158, 115),
@@ -49,7 +49,7 @@ pub struct Series<'a> {
 /// Width and height of the PNG, in pixels (the SVG has the same size in user units).
 pub const SIZE: (u32, u32) = (900, 700);
 
-fn register_font() -> Result<()> {
+pub(crate) fn register_font() -> Result<()> {
     static DONE: OnceLock<bool> = OnceLock::new();
     let ok = *DONE
         .get_or_init(|| plotters::style::register_font(FAMILY, FontStyle::Normal, FONT).is_ok());
@@ -62,7 +62,7 @@ fn register_font() -> Result<()> {
     }
 }
 
-fn plot_error<E: std::fmt::Display>(e: E) -> Error {
+pub(crate) fn plot_error<E: std::fmt::Display>(e: E) -> Error {
     Error::Invalid(format!("plot: {e}"))
 }
 

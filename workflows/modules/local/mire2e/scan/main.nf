@@ -12,6 +12,9 @@ process MIRE2E_SCAN {
     output:
     tuple val(meta), path("${prefix}.scores.tsv")     , emit: scores
     tuple val(meta), path("${prefix}.candidates.bed") , emit: bed
+    tuple val(meta), path("${prefix}.loci.gff3")      , emit: gff3
+    tuple val(meta), path("${prefix}.report")         , emit: report
+    tuple val(meta), path("${prefix}.tracks.*.bedgraph"), emit: bedgraph, optional: true
     tuple val("${task.process}"), val('mire2e'), eval('mire2e --version | sed "s/.* //"'), topic: versions, emit: versions_mire2e
 
     when:
@@ -22,6 +25,8 @@ process MIRE2E_SCAN {
     prefix = task.ext.prefix ?: "${meta.id}"
     def model_arg = model ? "--model ${model}" : ''
     def device = task.accelerator ? '--device cuda' : ''
+    // bedGraph tracks are large (about 5 bytes per base and strand): opt-in with ext.tracks
+    def tracks = task.ext.tracks ? "--bedgraph ${prefix}.tracks" : ''
     """
     mire2e scan \\
         ${model_arg} \\
@@ -30,6 +35,9 @@ process MIRE2E_SCAN {
         -t ${task.cpus} \\
         -q \\
         --bed ${prefix}.candidates.bed \\
+        --gff3 ${prefix}.loci.gff3 \\
+        --report ${prefix}.report \\
+        ${tracks} \\
         -o ${prefix}.scores.tsv \\
         ${fasta}
     """
@@ -39,5 +47,8 @@ process MIRE2E_SCAN {
     """
     touch ${prefix}.scores.tsv
     touch ${prefix}.candidates.bed
+    touch ${prefix}.loci.gff3
+    mkdir ${prefix}.report
+    touch ${prefix}.report/index.html
     """
 }

@@ -1,9 +1,14 @@
 //! Candidate loci: windows scoring at or above a threshold, overlapping windows of one record and
-//! strand merged into one locus that reports its best window, written as BED.
+//! strand merged into one locus that reports its best window, written as BED or GFF3, with a
+//! decoy-based q-value when a decoy scan was run.
 
-use std::io::Write;
+mod bed;
+pub mod fdr;
+mod gff3;
 
-use crate::error::{Error, Result};
+pub use bed::write_bed;
+pub use gff3::write_gff3;
+
 use crate::window::Strand;
 
 /// A window that scored at or above the threshold.
@@ -19,6 +24,17 @@ pub struct Hit {
     pub strand: Strand,
     /// Classifier score.
     pub score: f32,
+    /// The window's sequence and predicted structure, where the caller kept them.
+    pub fold: Option<Fold>,
+}
+
+/// A window's sequence and predicted structure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fold {
+    /// The window as scanned, on its strand (`A C G U N`).
+    pub seq: String,
+    /// The Structure model's output as brackets and dots ([`crate::stream::push_dot_bracket`]).
+    pub structure: String,
 }
 
 /// A merged locus: the union of overlapping hits and its best window.
@@ -36,6 +52,8 @@ pub struct Locus {
     pub best: Hit,
     /// How many windows were merged.
     pub windows: usize,
+    /// The decoy-based q-value of the best score ([`fdr`]), when a decoy was scanned.
+    pub q_value: Option<f64>,
 }
 
 /// Merges overlapping hits of the same record and strand (in any input order).
@@ -43,7 +61,7 @@ pub struct Locus {
 /// ```
 /// use mire2e::candidates::{merge, Hit};
 /// use mire2e::window::Strand::Forward;
-/// let hit = |start, score| Hit { seq_id: "r".into(), start, end: start + 100, strand: Forward, score };
+/// let hit = |start, score| Hit { seq_id: "r".into(), start, end: start + 100, strand: Forward, score, fold: None };
 /// let loci = merge(vec![hit(40, 0.9), hit(0, 0.7), hit(500, 0.8)]);
 /// assert_eq!(loci.len(), 2);
 /// assert_eq!((loci[0].start, loci[0].end, loci[0].best.start, loci[0].windows), (0, 140, 40, 2));
@@ -69,26 +87,11 @@ pub fn merge(mut hits: Vec<Hit>) -> Vec<Locus> {
                 strand: hit.strand,
                 best: hit,
                 windows: 1,
+                q_value: None,
             }),
         }
     }
     loci
-}
-
-/// Writes loci as BED9: the locus, name `seq_id:start-end(strand)` of the best window, BED score
-/// `round(1000 × best score)`, strand, the best window as thickStart/thickEnd, itemRgb 0.
-pub fn write_bed<W: Write>(mut out: W, loci: &[Locus]) -> Result<()> {
-    for l in loci {
-        let b = &l.best;
-        let score = (b.score.clamp(0.0, 1.0) * 1000.0).round() as u32;
-        writeln!(
-            out,
-            "{}\t{}\t{}\t{}:{}-{}({})\t{score}\t{}\t{}\t{}\t0",
-            l.seq_id, l.start, l.end, b.seq_id, b.start, b.end, b.strand, l.strand, b.start, b.end
-        )
-        .map_err(Error::Write)?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -102,6 +105,7 @@ mod tests {
             end: start + 100,
             strand,
             score,
+            fold: None,
         }
     }
 
