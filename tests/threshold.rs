@@ -91,7 +91,8 @@ fn scan_takes_the_bundle_threshold_unless_told() {
         "an explicit --threshold wins over the bundle's"
     );
 
-    let plain = repo().join("models/default");
+    assert!(bundle(dir.path(), "plain", &[]).status.success());
+    let plain = dir.path().join("plain");
     assert_eq!(
         loci(dir.path(), &input, &plain, &[]),
         loci(dir.path(), &input, &plain, &["--threshold", "0.5"]),

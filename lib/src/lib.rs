@@ -7,7 +7,9 @@
 //!
 //! This crate holds everything that is not argument parsing: FASTA input ([`fasta`]), windows
 //! ([`window`]), the TSV streams the stages pass ([`stream`]), encoding ([`encode`]), the models
-//! ([`model`]), checkpoint import ([`import`]) and evaluation ([`eval`]).
+//! ([`model`]) and the cascade over them ([`pipeline`]), candidate loci as BED and GFF3 with decoy
+//! q-values ([`candidates`], [`decoy`]), browser tracks ([`tracks`]), the HTML report
+//! ([`report`]), checkpoint import ([`import`]) and evaluation ([`eval`]).
 
 pub mod bundle;
 pub mod candidates;
