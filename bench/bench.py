@@ -77,6 +77,24 @@ def cpu_peak():
     return peak, cores, text
 
 
+# The instruction sets that decide which kernels run (f32 AVX-512/AVX2, bf16 on AMX or AVX512_BF16).
+FEATURES = ["avx2", "fma", "avx512f", "avx512bw", "avx512_bf16", "avx512_vnni", "amx_tile", "amx_bf16",
+            "amx_int8"]
+
+
+def cpu_text():
+    """The CPU model and which of FEATURES it has, for the output."""
+    first = Path("/proc/cpuinfo").read_text().split("\n\n")[0]
+    fields = dict(
+        (k.strip(), v.strip()) for k, _, v in (line.partition(":") for line in first.splitlines())
+    )
+    flags = set(fields.get("flags", "").split())
+    have = [f for f in FEATURES if f in flags]
+    lacks = [f for f in FEATURES if f not in flags]
+    return (f"{fields.get('model name', '?')} ({fields.get('vendor_id', '?')}, {os.cpu_count()} logical "
+            f"CPUs); has: {' '.join(have) or '-'}; lacks: {' '.join(lacks) or '-'}")
+
+
 def run_child(cmd, stdin=None, stdout=subprocess.DEVNULL, env=None):
     """Runs cmd; returns (wall seconds, peak RSS in MB, stdout text if piped) for that child alone."""
     t = time.perf_counter()
@@ -144,6 +162,8 @@ def main():
 
     flops = structure_flops_per_window()
     peak, cores, peak_text = cpu_peak()
+    cpu = cpu_text()
+    print(f"cpu: {cpu}")
     print(f"load average at start: {Path('/proc/loadavg').read_text().strip()}")
     print(f"machine fp32 peak: {peak_text}")
     print(f"structure model: {flops / 1e9:.4f} GFLOP/window (computed from the architecture)")
@@ -225,6 +245,7 @@ def main():
     print(f"load average at end: {Path('/proc/loadavg').read_text().strip()}")
     if args.out:
         with open(args.out, "w") as f:
+            f.write(f"# cpu: {cpu}\n")
             f.write("\t".join(head) + "\n")
             for line in table:
                 f.write("\t".join(map(str, line)) + "\n")
