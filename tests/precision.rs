@@ -21,12 +21,12 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-fn run(name: &str, args: &[&str], stdin: &[u8], env: Option<(&str, &str)>) -> (Vec<u8>, String) {
+fn run(name: &str, args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> (Vec<u8>, String) {
     let mut cmd = Command::cargo_bin(name).unwrap();
-    cmd.env_remove("MIRE2E_MODELS").env_remove("MIRE2E_AMX");
-    if let Some((k, v)) = env {
-        cmd.env(k, v);
-    }
+    cmd.env_remove("MIRE2E_MODELS")
+        .env_remove("MIRE2E_AMX")
+        .env_remove("MIRE2E_AVX512BF16");
+    cmd.envs(env.iter().copied());
     let out = cmd.args(args).write_stdin(stdin.to_vec()).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "{name} {args:?}: {stderr}");
@@ -36,7 +36,7 @@ fn run(name: &str, args: &[&str], stdin: &[u8], env: Option<(&str, &str)>) -> (V
 /// The first 400 windows of the example.
 fn windows() -> Vec<u8> {
     let example = repo().join("examples/mhc_example.fa");
-    let (all, _) = run("mire2e-window", &[example.to_str().unwrap()], b"", None);
+    let (all, _) = run("mire2e-window", &[example.to_str().unwrap()], b"", &[]);
     let text = String::from_utf8(all).unwrap();
     let mut kept: Vec<&str> = Vec::new();
     let mut data = 0;
@@ -98,7 +98,7 @@ fn check(what: &str, (worst, mean): (f64, f64), (max_worst, max_mean): (f64, f64
 #[test]
 fn fold_in_bf16_stays_close_to_f32_whatever_the_threads_and_batches() {
     let windows = windows();
-    let (f32_out, _) = run("mire2e-fold", &["-q"], &windows, None);
+    let (f32_out, _) = run("mire2e-fold", &["-q"], &windows, &[]);
     let (meta, f32_values) = column(&f32_out, "pairing");
     assert!(!meta.iter().any(|m| m.contains("precision=")), "{meta:?}");
     assert_eq!(f32_values.len(), 400 * 100);
@@ -112,7 +112,7 @@ fn fold_in_bf16_stays_close_to_f32_whatever_the_threads_and_batches() {
         "--batch-size",
         "256",
     ];
-    let (bf16_out, _) = run("mire2e-fold", &args, &windows, None);
+    let (bf16_out, _) = run("mire2e-fold", &args, &windows, &[]);
     let (meta, bf16_values) = column(&bf16_out, "pairing");
     assert!(meta.last().unwrap().contains(" precision=bf16"), "{meta:?}");
     check(
@@ -129,30 +129,44 @@ fn fold_in_bf16_stays_close_to_f32_whatever_the_threads_and_batches() {
         let mut args = vec!["-q", "--precision", "bf16"];
         args.extend(extra);
         assert!(
-            run("mire2e-fold", &args, &windows, None).0 == bf16_out,
+            run("mire2e-fold", &args, &windows, &[]).0 == bf16_out,
             "{args:?}"
         );
     }
 
-    // the portable path (what a CPU without AMX runs): a warning, and the same bounds
+    // each slower path the CPU has: AVX512-BF16 without AMX (if there), then the portable one
+    // (what a CPU without either runs): the same bounds, and a warning for the portable path
     let args = ["-q", "--precision", "bf16"];
-    let (portable, stderr) = run("mire2e-fold", &args, &windows, Some(("MIRE2E_AMX", "0")));
-    assert!(stderr.contains("without Intel AMX"), "{stderr}");
-    let (_, portable_values) = column(&portable, "pairing");
-    check(
-        "structure, bf16 (portable) vs f32",
-        deviation(&portable_values, &f32_values),
-        STRUCTURE,
-    );
+    for (path, env) in [
+        ("AVX512-BF16 or portable", &[("MIRE2E_AMX", "0")][..]),
+        (
+            "portable",
+            &[("MIRE2E_AMX", "0"), ("MIRE2E_AVX512BF16", "0")],
+        ),
+    ] {
+        let (out, stderr) = run("mire2e-fold", &args, &windows, env);
+        if path == "portable" {
+            assert!(
+                stderr.contains("without Intel AMX or AVX512-BF16"),
+                "{stderr}"
+            );
+        }
+        let (_, values) = column(&out, "pairing");
+        check(
+            &format!("structure, bf16 ({path}) vs f32"),
+            deviation(&values, &f32_values),
+            STRUCTURE,
+        );
+    }
 }
 
 #[test]
 fn scan_in_bf16_changes_few_calls() {
     let example = repo().join("examples/mhc_example.fa");
     let example = example.to_str().unwrap();
-    let (f32_out, _) = run("mire2e", &["scan", "-q", example], b"", None);
+    let (f32_out, _) = run("mire2e", &["scan", "-q", example], b"", &[]);
     let args = ["scan", "-q", "--precision", "bf16", example];
-    let (bf16_out, _) = run("mire2e", &args, b"", None);
+    let (bf16_out, _) = run("mire2e", &args, b"", &[]);
     let (meta, bf16_scores) = column(&bf16_out, "score");
     assert!(meta[0].contains(" precision=bf16"), "{meta:?}");
     let (_, f32_scores) = column(&f32_out, "score");

@@ -25,8 +25,9 @@ pub struct ModelArgs {
 pub struct PrecisionArgs {
     /// Arithmetic of the Structure model's matrix products. f32 (default) matches the original
     /// within 1e-4. bf16 is opt-in and not parity-exact (operands rounded to bfloat16, sums in
-    /// f32; deviation measured in docs/precision.md); it is fast only on CPUs with Intel AMX
-    /// (Xeon Sapphire Rapids or later), elsewhere it warns and runs at f32 speed. CPU only.
+    /// f32; deviation measured in docs/precision.md); it is fast on CPUs with Intel AMX (Xeon
+    /// Sapphire Rapids or later) or AVX512-BF16 (AMD Zen 4 or later), elsewhere it warns and runs
+    /// at f32 speed. CPU only.
     #[arg(long, default_value = "f32", value_name = "PRECISION",
           value_parser = precision_parser())]
     pub precision: Precision,

@@ -206,7 +206,7 @@ impl Params {
 /// `step`: the tail window aligned to a record's end, which the original never scans. Its `-` window
 /// covers the same interval, so the same test holds for both strands.
 pub fn is_tail(start: u64, step: usize) -> bool {
-    start % step.max(1) as u64 != 0
+    !start.is_multiple_of(step.max(1) as u64)
 }
 
 /// One window: its forward interval, strand and encoded sequence.

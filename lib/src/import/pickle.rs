@@ -358,7 +358,7 @@ impl<'a, R: BufRead> Machine<'a, R> {
     }
 
     fn set_items(&mut self, flat: Vec<Id>) -> Result<(), String> {
-        if flat.len() % 2 != 0 {
+        if !flat.len().is_multiple_of(2) {
             return Err("SETITEMS with an odd number of objects".into());
         }
         let dict = self.top()?;

@@ -40,7 +40,7 @@ impl ClassifierNet {
     pub fn load(vb: &Vb, cfg: &ClassifierConfig) -> candle_core::Result<Self> {
         let e = cfg.transformer.d_model;
         let conv_values = cfg.conv1.width * cfg.conv1.out_len(WINDOW_LEN);
-        if conv_values % e != 0 {
+        if !conv_values.is_multiple_of(e) {
             candle_core::bail!(
                 "conv output of {conv_values} values does not cut into tokens of {e}"
             );

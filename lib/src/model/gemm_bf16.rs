@@ -1,6 +1,7 @@
 //! bf16 matrix multiply with f32 accumulation, for the opt-in reduced precision of the Structure
 //! model ([`Precision::Bf16`](super::Precision)): Intel AMX (`tdpbf16ps`) where the CPU and the OS
-//! offer it, else a portable path that rounds the operands the same way.
+//! offer it, else AVX512-BF16 dot products (`vdpbf16ps`, e.g. AMD Zen 4; [`dpbf16`]) on the same
+//! packed operands, else a portable path that rounds the operands the same way.
 //!
 //! Numbers: both operands are rounded to bf16 (round to nearest even; subnormals flushed to zero,
 //! as AMX and `vcvtne2ps2bf16` do), every product is then exact in f32, and products are summed in
@@ -17,7 +18,8 @@
 //!
 //! AMX is detected once per process ([`backend`]): CPUID (AMX-TILE, AMX-BF16, AVX512-BF16), the
 //! OS's XCR0 (AVX-512 and tile state), and on Linux the `arch_prctl(ARCH_REQ_XCOMP_PERM)`
-//! permission for tile data. `MIRE2E_AMX=0` in the environment turns it off (to compare paths).
+//! permission for tile data; AVX512-BF16 by the standard library's detection. `MIRE2E_AMX=0` and
+//! `MIRE2E_AVX512BF16=0` in the environment turn either off (to compare paths).
 //! The tile configuration is per thread: each [`matmul`] loads it and releases the tiles at the end.
 #![allow(unsafe_code)] // AMX and AVX-512 through inline assembly; the checks below make each use sound
 
@@ -25,6 +27,9 @@ use std::cell::RefCell;
 use std::sync::{Once, OnceLock};
 
 use super::gemm_f32::{self, Mat};
+
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+mod dpbf16;
 
 /// Rows of an A or C tile, and k pairs (rows) of a B tile.
 const TILE_ROWS: usize = 16;
@@ -45,6 +50,8 @@ const ZERO_LINE: Line = Line([0; TILE_K]);
 pub(crate) enum Backend {
     /// Intel AMX tiles (and AVX512-BF16 for rounding A).
     Amx,
+    /// AVX512-BF16 dot products on the AMX path's packed operands.
+    Avx512Bf16,
     /// bf16-rounded operands through `gemm_f32` (no speed gain over f32).
     Portable,
 }
@@ -53,28 +60,40 @@ pub(crate) enum Backend {
 pub(crate) fn backend() -> Backend {
     static BACKEND: OnceLock<Backend> = OnceLock::new();
     *BACKEND.get_or_init(|| {
-        let disabled = std::env::var_os("MIRE2E_AMX").is_some_and(|v| v == "0");
-        let backend = if !disabled && amx::enable() {
+        let off = |var: &str| std::env::var_os(var).is_some_and(|v| v == "0");
+        let backend = if !off("MIRE2E_AMX") && amx::enable() {
             Backend::Amx
+        } else if !off("MIRE2E_AVX512BF16") && avx512_bf16() {
+            Backend::Avx512Bf16
         } else {
             Backend::Portable
         };
-        log::debug!(
-            "bf16 GEMMs: {backend:?}{}",
-            if disabled { " (MIRE2E_AMX=0)" } else { "" }
-        );
+        log::debug!("bf16 GEMMs: {backend:?}");
         backend
     })
 }
 
-/// Warns once per process when bf16 runs without AMX.
+/// Whether the CPU has the AVX-512 subsets the [`dpbf16`] kernel and the packing use.
+fn avx512_bf16() -> bool {
+    // Linux only, like the packing it shares with the AMX path
+    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512bw")
+            && std::arch::is_x86_feature_detected!("avx512bf16")
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+    false
+}
+
+/// Warns once per process when bf16 runs without bf16 instructions.
 pub(crate) fn warn_if_portable() {
     static WARNED: Once = Once::new();
     if backend() == Backend::Portable {
         WARNED.call_once(|| {
             log::warn!(
-                "bf16 precision without Intel AMX on this machine: the results are bf16's, but \
-                 it runs no faster than f32"
+                "bf16 precision without Intel AMX or AVX512-BF16 on this machine: the results \
+                 are bf16's, but it runs no faster than f32"
             );
         });
     }
@@ -103,6 +122,8 @@ pub(crate) struct PackedB {
     k: usize,
     n: usize,
     data: Operand,
+    /// The kernels that multiply it.
+    backend: Backend,
 }
 
 enum Operand {
@@ -129,10 +150,15 @@ impl PackedB {
 
     fn empty_for(backend: Backend) -> Self {
         let data = match backend {
-            Backend::Amx => Operand::Tiles(Vec::new()),
+            Backend::Amx | Backend::Avx512Bf16 => Operand::Tiles(Vec::new()),
             Backend::Portable => Operand::Rounded(Vec::new()),
         };
-        Self { k: 0, n: 0, data }
+        Self {
+            k: 0,
+            n: 0,
+            data,
+            backend,
+        }
     }
 
     /// Packs `b [k × n]`, row-major with row stride `rs`.
@@ -249,6 +275,10 @@ pub(crate) fn matmul(
         "destination too small"
     );
     match &b.data {
+        #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+        Operand::Tiles(tiles) if b.backend == Backend::Avx512Bf16 => {
+            dpbf16::matmul(dst, dst_rs, a, a_rs, m, k, n, tiles)
+        }
         Operand::Tiles(tiles) => amx::matmul(dst, dst_rs, a, a_rs, m, k, n, tiles),
         Operand::Rounded(rounded) => ROUNDED.with(|s| {
             let mut s = s.borrow_mut();
@@ -679,7 +709,14 @@ mod amx {
     /// A (`m` rows of `k` values, row stride `a_rs`) in bf16 tiles like B's: row i, chunk c at
     /// line `(i/16·chunks + c)·16 + i%16`; the rows up to the next multiple of 16 zeroed.
     #[inline(never)]
-    fn convert_a(lines: &mut [Line], a: &[f32], a_rs: usize, m: usize, k: usize, panel: usize) {
+    pub(super) fn convert_a(
+        lines: &mut [Line],
+        a: &[f32],
+        a_rs: usize,
+        m: usize,
+        k: usize,
+        panel: usize,
+    ) {
         for (i, row) in a.chunks(a_rs).take(m).enumerate() {
             let at = i / TILE_ROWS * panel + i % TILE_ROWS;
             convert_row(&row[..k], &mut lines[at..], TILE_ROWS);
@@ -838,10 +875,14 @@ mod tests {
     }
 
     fn backends() -> Vec<Backend> {
-        match backend() {
-            Backend::Amx => vec![Backend::Amx, Backend::Portable],
-            Backend::Portable => vec![Backend::Portable],
+        let mut all = vec![backend()];
+        if backend() == Backend::Amx && avx512_bf16() {
+            all.push(Backend::Avx512Bf16);
         }
+        if backend() != Backend::Portable {
+            all.push(Backend::Portable);
+        }
+        all
     }
 
     #[test]
@@ -860,10 +901,8 @@ mod tests {
 
     #[test]
     fn packs_pairs_of_k_per_column() {
-        if backend() != Backend::Amx {
-            eprintln!(
-                "SKIP: no AMX here (CPU, OS or MIRE2E_AMX=0): the AMX-only check did not run"
-            );
+        if backend() == Backend::Portable {
+            eprintln!("SKIP: no AMX or AVX512-BF16 here: the tile packing check did not run");
             return;
         }
         let (k, n) = (37, 20);
@@ -902,10 +941,8 @@ mod tests {
 
     #[test]
     fn converts_like_the_scalar_rounding() {
-        if backend() != Backend::Amx {
-            eprintln!(
-                "SKIP: no AMX here (CPU, OS or MIRE2E_AMX=0): the AMX-only check did not run"
-            );
+        if backend() == Backend::Portable {
+            eprintln!("SKIP: no AMX or AVX512-BF16 here: the conversion check did not run");
             return;
         }
         let mut v: Vec<f32> = values(1000, 9).iter().map(|x| x * 1e3).collect();
