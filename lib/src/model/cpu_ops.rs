@@ -1,12 +1,23 @@
 //! Row-wise loops of the CPU paths, each fused into one pass over a row so that the activations are
 //! read once: bias (+ ReLU / ELU, + BatchNorm), residual + bias + LayerNorm, softmax, dot products.
 //! Every value depends only on its own row, so results do not depend on how rows are batched.
+//!
+//! The loops are written to vectorise (fixed partial sums in [`LANES`] lanes, branch-free exp), and
+//! each runs compiled for AVX-512 or AVX2 where the CPU has them ([`wide`]): the same operations in
+//! the same order on wider registers, so every CPU gets the same bits.
+
+mod wide;
 
 /// PyTorch's LayerNorm eps.
 const EPS: f32 = 1e-5;
 
 /// `row += bias` for every row of `x` (rows of `bias.len()` values).
 pub(crate) fn add_bias(x: &mut [f32], bias: &[f32]) {
+    wide::run(|| add_bias_loop(x, bias))
+}
+
+#[inline(always)]
+fn add_bias_loop(x: &mut [f32], bias: &[f32]) {
     for row in x.chunks_exact_mut(bias.len()) {
         for (v, b) in row.iter_mut().zip(bias) {
             *v += b;
@@ -16,6 +27,11 @@ pub(crate) fn add_bias(x: &mut [f32], bias: &[f32]) {
 
 /// `row = relu(row + bias)`.
 pub(crate) fn bias_relu(x: &mut [f32], bias: &[f32]) {
+    wide::run(|| bias_relu_loop(x, bias))
+}
+
+#[inline(always)]
+fn bias_relu_loop(x: &mut [f32], bias: &[f32]) {
     for row in x.chunks_exact_mut(bias.len()) {
         for (v, b) in row.iter_mut().zip(bias) {
             *v = (*v + b).max(0.0);
@@ -36,6 +52,11 @@ pub(crate) fn bias_elu(x: &mut [f32], bias: &[f32]) {
 /// `row = elu(row + bias)` as [`bias_elu`], vectorised: ELU as `exp(y) − 1` (candle's formula)
 /// with [`exp_nonpositive`] instead of a libm call per value.
 pub(crate) fn bias_elu_vec(x: &mut [f32], bias: &[f32]) {
+    wide::run(|| bias_elu_vec_loop(x, bias))
+}
+
+#[inline(always)]
+fn bias_elu_vec_loop(x: &mut [f32], bias: &[f32]) {
     for row in x.chunks_exact_mut(bias.len()) {
         for (v, b) in row.iter_mut().zip(bias) {
             *v = elu(*v + b);
@@ -46,6 +67,11 @@ pub(crate) fn bias_elu_vec(x: &mut [f32], bias: &[f32]) {
 /// `row = elu(row + bias)·scale + shift`: ELU as in [`bias_elu_vec`], then an eval-mode BatchNorm
 /// (the MLP heads of MFE and Classifier).
 pub(crate) fn bias_elu_norm(x: &mut [f32], bias: &[f32], scale: &[f32], shift: &[f32]) {
+    wide::run(|| bias_elu_norm_loop(x, bias, scale, shift))
+}
+
+#[inline(always)]
+fn bias_elu_norm_loop(x: &mut [f32], bias: &[f32], scale: &[f32], shift: &[f32]) {
     for row in x.chunks_exact_mut(bias.len()) {
         for (((v, b), s), h) in row.iter_mut().zip(bias).zip(scale).zip(shift) {
             *v = elu(*v + b) * s + h;
@@ -54,6 +80,7 @@ pub(crate) fn bias_elu_norm(x: &mut [f32], bias: &[f32], scale: &[f32], shift: &
 }
 
 /// ELU (alpha 1), branch-free: both sides are computed and one selected (NaN stays NaN).
+#[inline(always)]
 pub(crate) fn elu(y: f32) -> f32 {
     let below = exp_nonpositive(y.min(0.0)) - 1.0;
     if y <= 0.0 {
@@ -67,6 +94,7 @@ pub(crate) fn elu(y: f32) -> f32 {
 const LANES: usize = 8;
 
 /// Sum of `x` in [`LANES`] interleaved partial sums.
+#[inline(always)]
 fn lane_sum(x: &[f32]) -> f32 {
     let mut acc = [0.0f32; LANES];
     let mut chunks = x.chunks_exact(LANES);
@@ -83,6 +111,11 @@ fn lane_sum(x: &[f32]) -> f32 {
 
 /// `Σ a·b` in [`LANES`] interleaved partial sums (a fixed order, like [`lane_sum`]).
 pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
+    wide::run(|| dot_loop(a, b))
+}
+
+#[inline(always)]
+fn dot_loop(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0.0f32; LANES];
     let (mut ca, mut cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
     for (x, y) in (&mut ca).zip(&mut cb) {
@@ -98,6 +131,7 @@ pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
 
 /// Largest value of `x` (NaN ignored), in [`LANES`] interleaved partial maxima so that it
 /// vectorises (a maximum does not depend on the order).
+#[inline(always)]
 fn lane_max(x: &[f32]) -> f32 {
     let mut acc = [f32::NEG_INFINITY; LANES];
     let mut chunks = x.chunks_exact(LANES);
@@ -120,6 +154,11 @@ pub(crate) fn residual_layer_norm(
     weight: &[f32],
     shift: &[f32],
 ) {
+    wide::run(|| residual_layer_norm_loop(x, y, bias, weight, shift))
+}
+
+#[inline(always)]
+fn residual_layer_norm_loop(x: &mut [f32], y: &[f32], bias: &[f32], weight: &[f32], shift: &[f32]) {
     let d = bias.len();
     for (row, add) in x.chunks_exact_mut(d).zip(y.chunks_exact(d)) {
         for ((v, a), b) in row.iter_mut().zip(add).zip(bias) {
@@ -148,6 +187,7 @@ pub(crate) fn residual_layer_norm(
 }
 
 /// `exp(x)` for x ≤ 0 (Cephes' expf polynomial, ~1 ulp), branch-free so that loops vectorise.
+#[inline(always)]
 fn exp_nonpositive(x: f32) -> f32 {
     const ROUND: f32 = 12_582_912.0; // 1.5·2^23: adding it rounds to an integer
     let x = x.max(-87.0);
@@ -167,6 +207,11 @@ fn exp_nonpositive(x: f32) -> f32 {
 
 /// Softmax of every row of `x` (rows of `width` values).
 pub(crate) fn softmax_rows(x: &mut [f32], width: usize) {
+    wide::run(|| softmax_rows_loop(x, width))
+}
+
+#[inline(always)]
+fn softmax_rows_loop(x: &mut [f32], width: usize) {
     for row in x.chunks_exact_mut(width) {
         let max = lane_max(row);
         for v in row.iter_mut() {
@@ -241,6 +286,56 @@ mod tests {
         bias_elu_norm(&mut x, &[0.0, 1.0], &[2.0, 0.5], &[1.0, -1.0]);
         assert_eq!(x[1], 0.5);
         assert!((x[0] - (2.0 * ((-1.0f32).exp() - 1.0) + 1.0)).abs() < 1e-6);
+    }
+
+    /// The loops compiled for each width this CPU has give the baseline's bits.
+    #[test]
+    fn every_width_gives_the_same_bits() {
+        use wide::Width;
+        let values = |n: usize, seed: u32| -> Vec<f32> {
+            let mut s = seed;
+            (0..n)
+                .map(|_| {
+                    s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                    (s >> 8) as f32 / (1u32 << 24) as f32 * 8.0 - 4.0
+                })
+                .collect()
+        };
+        let (rows, d) = (7, 111);
+        let (x, y) = (values(rows * d, 1), values(rows * d, 2));
+        let (bias, w, h) = (values(d, 3), values(d, 4), values(d, 5));
+        let all = |width: Width| -> Vec<Vec<u32>> {
+            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<u32>>();
+            let mut out = Vec::new();
+            type Loop = fn(&mut [f32], &[f32]);
+            let loops: [Loop; 3] = [add_bias_loop, bias_relu_loop, bias_elu_vec_loop];
+            for f in loops {
+                let mut v = x.clone();
+                wide::run_as(width, || f(&mut v, &bias));
+                out.push(bits(&v));
+            }
+            let mut v = x.clone();
+            wide::run_as(width, || bias_elu_norm_loop(&mut v, &bias, &w, &h));
+            out.push(bits(&v));
+            let mut v = x.clone();
+            wide::run_as(width, || {
+                residual_layer_norm_loop(&mut v, &y, &bias, &w, &h)
+            });
+            out.push(bits(&v));
+            let mut v = x.clone();
+            wide::run_as(width, || softmax_rows_loop(&mut v, d));
+            out.push(bits(&v));
+            out.push(bits(&[wide::run_as(width, || dot_loop(&x, &y))]));
+            out
+        };
+        let base = all(Width::Base);
+        for width in [Width::Avx2, Width::Avx512] {
+            if width <= wide::width() {
+                assert_eq!(all(width), base, "{width:?}");
+            } else {
+                eprintln!("SKIP: no {width:?} here (or MIRE2E_SIMD caps it)");
+            }
+        }
     }
 
     #[test]
