@@ -33,6 +33,15 @@ fn run(name: &str, args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> (Vec<u8
     (out.stdout, stderr)
 }
 
+/// Whether this CPU has the bf16 instructions bf16 runs on (else it falls back to f32).
+fn cpu_has_bf16() -> bool {
+    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let flags = info.lines().find(|l| l.starts_with("flags")).unwrap_or("");
+    flags
+        .split_whitespace()
+        .any(|f| f == "avx512_bf16" || f == "amx_bf16")
+}
+
 /// The first 400 windows of the example.
 fn windows() -> Vec<u8> {
     let example = repo().join("examples/mhc_example.fa");
@@ -114,7 +123,11 @@ fn fold_in_bf16_stays_close_to_f32_whatever_the_threads_and_batches() {
     ];
     let (bf16_out, _) = run("mire2e-fold", &args, &windows, &[]);
     let (meta, bf16_values) = column(&bf16_out, "pairing");
-    assert!(meta.last().unwrap().contains(" precision=bf16"), "{meta:?}");
+    assert_eq!(
+        meta.last().unwrap().contains(" precision=bf16"),
+        cpu_has_bf16(),
+        "{meta:?}"
+    );
     check(
         "structure, bf16 vs f32",
         deviation(&bf16_values, &f32_values),
@@ -134,30 +147,20 @@ fn fold_in_bf16_stays_close_to_f32_whatever_the_threads_and_batches() {
         );
     }
 
-    // each slower path the CPU has: AVX512-BF16 without AMX (if there), then the portable one
-    // (what a CPU without either runs): the same bounds, and a warning for the portable path
+    // AVX512-BF16 without AMX, where the CPU has it: the same bounds
     let args = ["-q", "--precision", "bf16"];
-    for (path, env) in [
-        ("AVX512-BF16 or portable", &[("MIRE2E_AMX", "0")][..]),
-        (
-            "portable",
-            &[("MIRE2E_AMX", "0"), ("MIRE2E_AVX512BF16", "0")],
-        ),
-    ] {
-        let (out, stderr) = run("mire2e-fold", &args, &windows, env);
-        if path == "portable" {
-            assert!(
-                stderr.contains("without Intel AMX or AVX512-BF16"),
-                "{stderr}"
-            );
-        }
-        let (_, values) = column(&out, "pairing");
-        check(
-            &format!("structure, bf16 ({path}) vs f32"),
-            deviation(&values, &f32_values),
-            STRUCTURE,
-        );
-    }
+    let (out, _) = run("mire2e-fold", &args, &windows, &[("MIRE2E_AMX", "0")]);
+    let (_, values) = column(&out, "pairing");
+    check(
+        "structure, bf16 (AVX512-BF16 or f32) vs f32",
+        deviation(&values, &f32_values),
+        STRUCTURE,
+    );
+    // without bf16 instructions bf16 would be no faster: one warning, and f32's very bytes
+    let env = [("MIRE2E_AMX", "0"), ("MIRE2E_AVX512BF16", "0")];
+    let (out, stderr) = run("mire2e-fold", &["--precision", "bf16"], &windows, &env);
+    assert_eq!(stderr.matches("running f32").count(), 1, "{stderr}");
+    assert!(out == f32_out, "the fallback is not f32's output");
 }
 
 #[test]
@@ -168,7 +171,11 @@ fn scan_in_bf16_changes_few_calls() {
     let args = ["scan", "-q", "--precision", "bf16", example];
     let (bf16_out, _) = run("mire2e", &args, b"", &[]);
     let (meta, bf16_scores) = column(&bf16_out, "score");
-    assert!(meta[0].contains(" precision=bf16"), "{meta:?}");
+    assert_eq!(
+        meta[0].contains(" precision=bf16"),
+        cpu_has_bf16(),
+        "{meta:?}"
+    );
     let (_, f32_scores) = column(&f32_out, "score");
     check(
         "scores, bf16 vs f32",

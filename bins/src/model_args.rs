@@ -25,9 +25,9 @@ pub struct ModelArgs {
 pub struct PrecisionArgs {
     /// Arithmetic of the Structure model's matrix products. f32 (default) matches the original
     /// within 1e-4. bf16 is opt-in and not parity-exact (operands rounded to bfloat16, sums in
-    /// f32; deviation measured in docs/precision.md); it is fast on CPUs with Intel AMX (Xeon
-    /// Sapphire Rapids or later) or AVX512-BF16 (AMD Zen 4 or later), elsewhere it warns and runs
-    /// at f32 speed. CPU only.
+    /// f32; deviation measured in docs/precision.md); it runs on CPUs with Intel AMX (Xeon
+    /// Sapphire Rapids or later) or AVX512-BF16 (AMD Zen 4 or later); elsewhere it warns and runs
+    /// f32. CPU only.
     #[arg(long, default_value = "f32", value_name = "PRECISION",
           value_parser = precision_parser())]
     pub precision: Precision,
@@ -45,9 +45,10 @@ impl PrecisionArgs {
         Ok(())
     }
 
-    /// Text for the stream metadata (nothing for the default, so f32 streams stay as they were).
-    pub fn describe(&self) -> Option<String> {
-        (self.precision != Precision::F32).then(|| format!("precision={}", self.precision))
+    /// Text for the stream metadata, from the precision the model `runs` in (bf16 falls back to f32
+    /// on a CPU without bf16 instructions); nothing for f32, so f32 streams stay as they were.
+    pub fn describe(runs: Precision) -> Option<String> {
+        (runs != Precision::F32).then(|| format!("precision={runs}"))
     }
 }
 

@@ -111,7 +111,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
     let mut model = Structure::load(&path, &args.model.model.device)?;
     model.set_precision(args.precision.precision)?;
     let mut meta = format!("#mire2e-fold {} {origin}", env!("CARGO_PKG_VERSION"));
-    if let Some(precision) = args.precision.describe() {
+    if let Some(precision) = PrecisionArgs::describe(model.precision()) {
         meta = format!("{meta} {precision}");
     }
     let npy = args

@@ -52,7 +52,9 @@ pub(crate) enum Backend {
     Amx,
     /// AVX512-BF16 dot products on the AMX path's packed operands.
     Avx512Bf16,
-    /// bf16-rounded operands through `gemm_f32` (no speed gain over f32).
+    /// bf16-rounded operands through `gemm_f32`: no faster than f32, so the Structure model runs
+    /// f32 where this is all there is ([`falls_back_to_f32`]); kept as the second implementation
+    /// the kernels are tested against.
     Portable,
 }
 
@@ -86,17 +88,20 @@ fn avx512_bf16() -> bool {
     false
 }
 
-/// Warns once per process when bf16 runs without bf16 instructions.
-pub(crate) fn warn_if_portable() {
+/// Whether bf16 must fall back to f32 here: without bf16 instructions it would be no faster (the
+/// portable path only rounds the operands). Warns once per process when it does.
+pub(crate) fn falls_back_to_f32() -> bool {
     static WARNED: Once = Once::new();
-    if backend() == Backend::Portable {
+    let fall_back = backend() == Backend::Portable;
+    if fall_back {
         WARNED.call_once(|| {
             log::warn!(
-                "bf16 precision without Intel AMX or AVX512-BF16 on this machine: the results \
-                 are bf16's, but it runs no faster than f32"
+                "--precision bf16 needs Intel AMX or AVX512-BF16, which this machine lacks: \
+                 running f32 (the same results as without it)"
             );
         });
     }
+    fall_back
 }
 
 /// `x` rounded to bf16 (nearest even; subnormals to signed zero; NaN stays NaN), as its bits.

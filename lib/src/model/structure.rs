@@ -112,9 +112,10 @@ impl Structure {
 
     /// Sets the arithmetic of the model's matrix products; models load in [`Precision::F32`].
     ///
-    /// [`Precision::Bf16`] is opt-in and not parity-exact (see [`Precision`]); it is fast only
-    /// where the CPU has Intel AMX, and logs a warning once where it has not. It runs on the CPU
-    /// only: a model on a GPU refuses it with [`Error::Invalid`].
+    /// [`Precision::Bf16`] is opt-in and not parity-exact (see [`Precision`]). It runs where the
+    /// CPU has bf16 instructions (Intel AMX, AVX512-BF16); elsewhere, where it would be no faster,
+    /// the model stays in f32 and a warning is logged once ([`Self::precision`] says which). It runs
+    /// on the CPU only: a model on a GPU refuses it with [`Error::Invalid`].
     ///
     /// ```no_run
     /// use mire2e::model::{Device, Precision, Structure};
@@ -126,8 +127,8 @@ impl Structure {
     pub fn set_precision(&mut self, precision: Precision) -> Result<()> {
         match &mut self.net {
             Net::Cpu(cpu) => {
-                if precision == Precision::Bf16 {
-                    gemm_bf16::warn_if_portable();
+                if precision == Precision::Bf16 && gemm_bf16::falls_back_to_f32() {
+                    return Ok(());
                 }
                 cpu.set_precision(precision);
             }

@@ -106,7 +106,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         bundle.id(),
         args.attention.describe()
     )];
-    if let Some(precision) = args.precision.describe() {
+    if let Some(precision) = PrecisionArgs::describe(cascade.structure.precision()) {
         meta[0].push_str(&format!(" {precision}"));
     }
     if let Some(level) = args.prefilter {
