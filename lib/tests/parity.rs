@@ -371,7 +371,10 @@ fn bf16_deviation(set: &str) {
     let mut st = Structure::load(&g.weights[0], &cpu).unwrap();
     assert_eq!(st.precision(), Precision::F32);
     st.set_precision(Precision::Bf16).unwrap();
-    assert_eq!(st.precision(), Precision::Bf16);
+    if st.precision() == Precision::F32 {
+        eprintln!("SKIP: no AMX or AVX512-BF16 here, so bf16 fell back to f32: no bf16 to bound");
+        return;
+    }
     let s = st.predict(&windows).unwrap();
     let m = Mfe::load(&g.weights[1], &cpu)
         .unwrap()
