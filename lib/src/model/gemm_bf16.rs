@@ -696,6 +696,23 @@ mod amx {
         n: usize,
         tiles: &[Line],
     ) {
+        with_lines(a, a_rs, m, k, n, tiles, |lines, chunks| {
+            multiply(dst, dst_rs, lines, tiles, m, n, chunks)
+        });
+    }
+
+    /// Calls `multiply` with A (`m` rows of `k`) in bf16 lines ([`convert_a`], in this thread's
+    /// buffer) and the number of k chunks, after checking that `tiles` is B packed for `k × n`.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn with_lines<R>(
+        a: &[f32],
+        a_rs: usize,
+        m: usize,
+        k: usize,
+        n: usize,
+        tiles: &[Line],
+        multiply: impl FnOnce(&[Line], usize) -> R,
+    ) -> R {
         let chunks = k.div_ceil(TILE_K);
         let (row_tiles, col_tiles) = (m.div_ceil(TILE_ROWS), n.div_ceil(TILE_N));
         let panel = chunks * TILE_ROWS; // lines of 16 rows (A) or 16 columns (B) over all of k
@@ -707,21 +724,14 @@ mod amx {
                 lines.resize(len, ZERO_LINE);
             }
             convert_a(&mut lines[..len], a, a_rs, m, k, panel);
-            multiply(dst, dst_rs, &lines[..len], tiles, m, n, chunks);
-        });
+            multiply(&lines[..len], chunks)
+        })
     }
 
     /// A (`m` rows of `k` values, row stride `a_rs`) in bf16 tiles like B's: row i, chunk c at
     /// line `(i/16·chunks + c)·16 + i%16`; the rows up to the next multiple of 16 zeroed.
     #[inline(never)]
-    pub(super) fn convert_a(
-        lines: &mut [Line],
-        a: &[f32],
-        a_rs: usize,
-        m: usize,
-        k: usize,
-        panel: usize,
-    ) {
+    fn convert_a(lines: &mut [Line], a: &[f32], a_rs: usize, m: usize, k: usize, panel: usize) {
         for (i, row) in a.chunks(a_rs).take(m).enumerate() {
             let at = i / TILE_ROWS * panel + i % TILE_ROWS;
             convert_row(&row[..k], &mut lines[at..], TILE_ROWS);

@@ -3,22 +3,17 @@
 //!
 //! The operands are the AMX path's, packed once: B in tiles whose line r holds, for 16 columns,
 //! the pair (B[2r][col], B[2r+1][col]) — one zmm register, the layout `vdpbf16ps` takes — and A
-//! converted to lines of 32 k values per row, so that a pair of A is one broadcast dword. A block
+//! converted to lines of 32 k values per row (`amx::with_lines`), so that a pair of A is one
+//! broadcast dword. A block
 //! of C is [`ROWS`] rows × 32 columns in 16 accumulators. Each output sums its pairs in k order,
 //! from its own row of A and B only, so a row does not depend on the others (or on the threads).
 
 use std::arch::x86_64::*;
-use std::cell::RefCell;
 
-use super::{amx, Line, TILE_K, TILE_N, TILE_ROWS, ZERO_LINE};
+use super::{amx, Line, TILE_N, TILE_ROWS};
 
 /// C rows per block (divides the 16 rows of an A tile).
 const ROWS: usize = 8;
-
-thread_local! {
-    /// A in bf16 lines (see `amx::convert_a`).
-    static LINES: RefCell<Vec<Line>> = const { RefCell::new(Vec::new()) };
-}
 
 /// See `super::matmul` (which checked the slices); `tiles` is B packed by `PackedB::pack`.
 #[allow(clippy::too_many_arguments)]
@@ -32,20 +27,10 @@ pub fn matmul(
     n: usize,
     tiles: &[Line],
 ) {
-    let chunks = k.div_ceil(TILE_K);
-    let (row_tiles, col_tiles) = (m.div_ceil(TILE_ROWS), n.div_ceil(TILE_N));
-    let panel = chunks * TILE_ROWS;
-    assert_eq!(tiles.len(), col_tiles * panel, "packed B has another shape");
-    LINES.with(|lines| {
-        let mut lines = lines.borrow_mut();
-        let len = row_tiles * panel;
-        if lines.len() < len {
-            lines.resize(len, ZERO_LINE);
-        }
-        amx::convert_a(&mut lines[..len], a, a_rs, m, k, panel);
+    amx::with_lines(a, a_rs, m, k, n, tiles, |lines, chunks| {
         // SAFETY: `PackedB` is built for this backend only when `avx512_bf16()` found AVX512F,
         // AVX512BW and AVX512-BF16.
-        unsafe { multiply(dst, dst_rs, &lines[..len], tiles, m, n, chunks) };
+        unsafe { multiply(dst, dst_rs, lines, tiles, m, n, chunks) }
     });
 }
 
