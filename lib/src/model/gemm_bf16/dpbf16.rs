@@ -4,9 +4,9 @@
 //! The operands are the AMX path's, packed once: B in tiles whose line r holds, for 16 columns,
 //! the pair (B[2r][col], B[2r+1][col]) — one zmm register, the layout `vdpbf16ps` takes — and A
 //! converted to lines of 32 k values per row (`amx::with_lines`), so that a pair of A is one
-//! broadcast dword. A block
-//! of C is [`ROWS`] rows × 32 columns in 16 accumulators. Each output sums its pairs in k order,
-//! from its own row of A and B only, so a row does not depend on the others (or on the threads).
+//! broadcast dword. A block of C is [`ROWS`] rows × 32 columns in 16 accumulators. Each output
+//! sums its pairs in k order, from its own row of A and B only, so a row does not depend on the
+//! others (or on the threads).
 
 use std::arch::x86_64::*;
 
