@@ -15,11 +15,12 @@ work="${1:-/tmp/mire2e-train-default}"
 data="$(cd "${DATA:-${repo}/training/data}" && pwd)"
 export PATH="${repo}/target/release:${PATH}"
 threads="${THREADS:-2}"
-structure_epochs="${STRUCTURE_EPOCHS:-14}"
+structure_epochs="${STRUCTURE_EPOCHS:-16}"
 mfe_epochs="${MFE_EPOCHS:-6}"
-classifier_epochs="${CLASSIFIER_EPOCHS:-10}"
-classifier_negatives="${CLASSIFIER_NEGATIVES:-60000}"
-# Structure weights to start from (fine-tuning a stopped run), e.g. models/v2-preview/structure.safetensors.
+classifier_epochs="${CLASSIFIER_EPOCHS:-14}"
+classifier_negatives="${CLASSIFIER_NEGATIVES:-100000}"
+# Structure weights to start from (fine-tuning a stopped run). v2 started from
+# models/v2-preview/structure.safetensors (models/default/MODEL_CARD.md has the whole command).
 structure_init=()
 [ -n "${STRUCTURE_INIT:-}" ] && structure_init=(--init "$(cd "$(dirname "$STRUCTURE_INIT")" && pwd)/$(basename "$STRUCTURE_INIT")")
 mkdir -p "$work"
