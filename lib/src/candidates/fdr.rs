@@ -57,6 +57,21 @@ fn best_scores(loci: &[Locus]) -> Vec<f32> {
     s
 }
 
+/// Thresholds worth a row of the FDR table: the run's, four steps from it to the best real
+/// locus's score, and the round ones (0.5 … 0.999) in between, ascending.
+pub fn thresholds(run: f32, real: &[Locus]) -> Vec<f32> {
+    let best = real.iter().map(|l| l.best.score).fold(run, f32::max);
+    let round = [0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 0.999];
+    let steps = (1..5).map(|i| run + (best - run) * i as f32 / 5.0);
+    let mut all: Vec<f32> = std::iter::once(run)
+        .chain(steps)
+        .chain(round.into_iter().filter(|&t| t > run && t < best))
+        .collect();
+    all.sort_by(f32::total_cmp);
+    all.dedup();
+    all
+}
+
 /// The FDR table at `thresholds`.
 pub fn table(real: &[Locus], decoy: &[Locus], bases: Bases, thresholds: &[f32]) -> Vec<Row> {
     let (r, d) = (best_scores(real), best_scores(decoy));
@@ -154,6 +169,20 @@ mod tests {
         assert!((rows[0].fdr.unwrap() - 0.375).abs() < 1e-12);
         assert!((rows[1].fdr.unwrap() - 0.4).abs() < 1e-12);
         assert_eq!(rows[2].fdr, None);
+    }
+
+    #[test]
+    fn thresholds_span_the_calls() {
+        let real: Vec<Locus> = [0.62, 0.9, 0.7].map(locus).to_vec();
+        let t = thresholds(0.6, &real);
+        // 0.6, steps 0.66 0.72 0.78 0.84, round 0.7 0.8 (0.9 is not below the best)
+        let want = [0.6, 0.66, 0.7, 0.72, 0.78, 0.8, 0.84];
+        assert_eq!(t.len(), want.len(), "{t:?}");
+        assert!(
+            t.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-6),
+            "{t:?}"
+        );
+        assert_eq!(thresholds(0.5, &[]), [0.5]);
     }
 
     /// A decoy 4 times the real sequence counts a quarter per decoy locus.

@@ -243,14 +243,6 @@ fn log_summary(args: &Args, summary: &ScanSummary) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Score thresholds of the FDR table: the run's, then the round ones above it.
-fn fdr_thresholds(threshold: f32) -> Vec<f32> {
-    let round = [0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 0.999];
-    std::iter::once(threshold)
-        .chain(round.into_iter().filter(|&t| t > threshold))
-        .collect()
-}
-
 /// Merges the hits into loci, gives them q-values against the decoy, writes BED, GFF3, tracks
 /// and the report.
 fn finish_loci(
@@ -274,7 +266,8 @@ fn finish_loci(
                 log::warn!("--decoy: no block of the input was drawn (the input is small): no FDR");
             }
             fdr::assign_q_values(&mut loci, &decoy_loci, bases);
-            let table = fdr::table(&loci, &decoy_loci, bases, &fdr_thresholds(threshold));
+            let thresholds = fdr::thresholds(threshold, &loci);
+            let table = fdr::table(&loci, &decoy_loci, bases, &thresholds);
             let row = &table[0];
             log::info!(
                 "decoy ({:.3} Mb): {} loci at score >= {threshold} ({:.2} per Mb; real {:.2} per \
