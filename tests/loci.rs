@@ -1,6 +1,6 @@
 //! What a scan gives a biologist besides scores: GFF3 loci that read back (noodles-gff) as the BED
-//! of the same run, from `mire2e scan` and from the piped stages alike; bedGraph tracks that hold
-//! every window's best covering score; a seeded decoy with its q-values; the HTML report.
+//! of the same run, from `mire2e scan` and from the piped stages alike; bedGraph and bigWig tracks
+//! that hold every window's best covering score; a seeded decoy with its q-values; the report.
 
 #[path = "support/mod.rs"]
 mod support;
@@ -233,6 +233,8 @@ fn tracks_and_report() {
         .arg(&out)
         .arg("--bedgraph")
         .arg(dir.path().join("tracks"))
+        .arg("--bigwig")
+        .arg(dir.path().join("tracks"))
         .arg("--report")
         .arg(&report)
         .arg("--decoy"));
@@ -274,6 +276,16 @@ fn tracks_and_report() {
             last = Some((f[0].to_owned(), end));
         }
         assert_eq!(covered as usize, by_base.len(), "{name}: bases covered");
+        // the bigWig, read back with bigtools, holds the same values base for base
+        let bw = dir.path().join(format!("tracks.{name}.bw"));
+        let mut bw = bigtools::BigWigRead::open_file(&bw).unwrap();
+        for line in text.lines() {
+            let f: Vec<&str> = line.split('\t').collect();
+            let (start, end): (u32, u32) = (f[1].parse().unwrap(), f[2].parse().unwrap());
+            let value: f32 = f[3].parse().unwrap();
+            let got = bw.values(f[0], start, end).unwrap();
+            assert!(got.iter().all(|v| *v == value), "{name} bigWig {line}");
+        }
     }
     // the report: self-contained, the run's numbers, the FDR table, 7 loci with hairpins
     let page = std::fs::read_to_string(report.join("index.html")).unwrap();

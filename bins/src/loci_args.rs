@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use mire2e::bundle::Bundle;
 use mire2e::candidates::{self, Locus};
-use mire2e::tracks::BedGraph;
+use mire2e::tracks::{self, BedGraph};
 use mire2e::window::Strand;
 
 use crate::output::Output;
@@ -25,6 +25,10 @@ pub struct LociArgs {
     /// PREFIX.minus.bedgraph: each base carries the best score of the windows covering it.
     #[arg(long, value_name = "PREFIX")]
     pub bedgraph: Option<PathBuf>,
+    /// Also write the tracks as bigWig, PREFIX.plus.bw and PREFIX.minus.bw (needs --bedgraph;
+    /// chromosome sizes are the ends of each record's last windows).
+    #[arg(long, value_name = "PREFIX", requires = "bedgraph")]
+    pub bigwig: Option<PathBuf>,
     /// Score at or above which a window is a candidate [default: the model bundle's operating
     /// threshold (its manifest says how it was chosen), else 0.5].
     #[arg(long, value_name = "T")]
@@ -40,6 +44,8 @@ pub struct Loci {
     bed: Option<Output>,
     gff3: Option<Output>,
     tracks: Option<BedGraph<Output>>,
+    /// The bedGraph and bigWig prefixes.
+    track_paths: (Option<PathBuf>, Option<PathBuf>),
     /// Score at or above which a window is a hit.
     pub threshold: f32,
     /// Where the threshold came from.
@@ -87,6 +93,7 @@ impl LociArgs {
             bed: file(&self.bed, "--bed")?,
             gff3: file(&self.gff3, "--gff3")?,
             tracks,
+            track_paths: (self.bedgraph.clone(), self.bigwig.clone()),
             threshold,
             basis,
         })
@@ -95,12 +102,17 @@ impl LociArgs {
 
 /// `PREFIX.plus.bedgraph` or `PREFIX.minus.bedgraph`.
 pub fn track_path(prefix: &Path, strand: Strand) -> PathBuf {
+    strand_path(prefix, strand, "bedgraph")
+}
+
+/// `PREFIX.plus.EXT` or `PREFIX.minus.EXT`.
+fn strand_path(prefix: &Path, strand: Strand, ext: &str) -> PathBuf {
     let name = match strand {
         Strand::Forward => "plus",
         Strand::Reverse => "minus",
     };
     let mut path = prefix.as_os_str().to_owned();
-    path.push(format!(".{name}.bedgraph"));
+    path.push(format!(".{name}.{ext}"));
     PathBuf::from(path)
 }
 
@@ -147,9 +159,19 @@ impl Loci {
             out.commit().context("cannot write the GFF3 file")?;
         }
         if let Some(tracks) = self.tracks {
-            let (plus, minus) = tracks.finish()?;
-            plus.commit().context("cannot write the + bedGraph")?;
-            minus.commit().context("cannot write the - bedGraph")?;
+            let done = tracks.finish()?;
+            done.plus.commit().context("cannot write the + bedGraph")?;
+            done.minus.commit().context("cannot write the - bedGraph")?;
+            if let (Some(bedgraph), Some(bigwig)) = &self.track_paths {
+                for strand in [Strand::Forward, Strand::Reverse] {
+                    // written beside its name, renamed when complete
+                    let out = strand_path(bigwig, strand, "bw");
+                    let partial = strand_path(bigwig, strand, "bw.partial");
+                    tracks::write_bigwig(&track_path(bedgraph, strand), &done.sizes, &partial)?;
+                    std::fs::rename(&partial, &out)
+                        .with_context(|| format!("cannot write {}", out.display()))?;
+                }
+            }
         }
         log::info!(
             "{} candidate loci at score >= {}",

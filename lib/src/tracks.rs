@@ -1,11 +1,17 @@
 //! Window scores as genome-browser tracks: one bedGraph per strand, where each base carries the
-//! best score of the windows covering it (so a locus shows as a plateau as wide as its windows).
+//! best score of the windows covering it (so a locus shows as a plateau as wide as its windows),
+//! and the same as bigWig ([`write_bigwig`], with bigtools).
 //!
 //! Windows arrive as a scan writes them (per record, each strand in start order) and are written
 //! as they pass, in memory bounded by the windows overlapping one base. Adjacent bases with the
 //! same value share one line; bases no window covers get none.
 
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
+use std::path::Path;
+
+use bigtools::beddata::BedParserStreamingIterator;
+use bigtools::BigWigWrite;
 
 use crate::error::{Error, Result};
 use crate::stream;
@@ -15,6 +21,18 @@ use crate::window::Strand;
 pub struct BedGraph<W> {
     plus: Sweep<W>,
     minus: Sweep<W>,
+    sizes: BTreeMap<String, u64>,
+}
+
+/// The finished tracks: both outputs, and each record's length as the windows saw it (the end of
+/// its last window: the record's length with the tail window, the default).
+pub struct Finished<W> {
+    /// The `+` strand's bedGraph.
+    pub plus: W,
+    /// The `-` strand's bedGraph.
+    pub minus: W,
+    /// Record lengths, for the bigWig header.
+    pub sizes: BTreeMap<String, u64>,
 }
 
 impl<W: Write> BedGraph<W> {
@@ -23,6 +41,7 @@ impl<W: Write> BedGraph<W> {
         Self {
             plus: Sweep::new(plus),
             minus: Sweep::new(minus),
+            sizes: BTreeMap::new(),
         }
     }
 
@@ -35,18 +54,47 @@ impl<W: Write> BedGraph<W> {
         strand: Strand,
         score: f32,
     ) -> Result<()> {
+        match self.sizes.get_mut(seq_id) {
+            Some(size) => *size = (*size).max(end),
+            None => {
+                self.sizes.insert(seq_id.to_owned(), end);
+            }
+        }
         match strand {
             Strand::Forward => self.plus.window(seq_id, start, end, score),
             Strand::Reverse => self.minus.window(seq_id, start, end, score),
         }
     }
 
-    /// Writes what is pending and returns the two outputs (`+`, `-`).
-    pub fn finish(mut self) -> Result<(W, W)> {
+    /// Writes what is pending and returns the outputs and the record lengths.
+    pub fn finish(mut self) -> Result<Finished<W>> {
         self.plus.flush_record()?;
         self.minus.flush_record()?;
-        Ok((self.plus.out, self.minus.out))
+        Ok(Finished {
+            plus: self.plus.out,
+            minus: self.minus.out,
+            sizes: self.sizes,
+        })
     }
+}
+
+/// Writes the bigWig of a bedGraph written by [`BedGraph`] (records in any order), with the
+/// record lengths `sizes`.
+pub fn write_bigwig(bedgraph: &Path, sizes: &BTreeMap<String, u64>, out: &Path) -> Result<()> {
+    let fail = |e: &dyn std::fmt::Display| Error::Invalid(format!("bigWig {}: {e}", out.display()));
+    let mut chroms = HashMap::new();
+    for (name, &size) in sizes {
+        let size = u32::try_from(size).map_err(|_| fail(&format!("{name} is longer than 4 Gb")))?;
+        chroms.insert(name.clone(), size);
+    }
+    let input = std::fs::File::open(bedgraph).map_err(|e| fail(&e))?;
+    let values = BedParserStreamingIterator::from_bedgraph_file(input, true);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .build()
+        .map_err(|e| fail(&e))?;
+    let writer = BigWigWrite::create_file(out, chroms).map_err(|e| fail(&e))?;
+    writer.write(values, runtime).map_err(|e| fail(&e))
 }
 
 /// One strand: the windows covering the current position, and the line being extended.
@@ -160,8 +208,11 @@ mod tests {
         for &(id, start, end, strand, score) in windows {
             tracks.window(id, start, end, strand, score).unwrap();
         }
-        let (p, m) = tracks.finish().unwrap();
-        (String::from_utf8(p).unwrap(), String::from_utf8(m).unwrap())
+        let done = tracks.finish().unwrap();
+        (
+            String::from_utf8(done.plus).unwrap(),
+            String::from_utf8(done.minus).unwrap(),
+        )
     }
 
     /// Each base gets the best covering window; equal neighbours share a line; gaps stay empty.

@@ -15,6 +15,7 @@ process MIRE2E_SCAN {
     tuple val(meta), path("${prefix}.loci.gff3")      , emit: gff3
     tuple val(meta), path("${prefix}.report")         , emit: report
     tuple val(meta), path("${prefix}.tracks.*.bedgraph"), emit: bedgraph, optional: true
+    tuple val(meta), path("${prefix}.tracks.*.bw")      , emit: bigwig, optional: true
     tuple val("${task.process}"), val('mire2e'), eval('mire2e --version | sed "s/.* //"'), topic: versions, emit: versions_mire2e
 
     when:
@@ -26,7 +27,7 @@ process MIRE2E_SCAN {
     def model_arg = model ? "--model ${model}" : ''
     def device = task.accelerator ? '--device cuda' : ''
     // bedGraph tracks are large (about 5 bytes per base and strand): opt-in with ext.tracks
-    def tracks = task.ext.tracks ? "--bedgraph ${prefix}.tracks" : ''
+    def tracks = task.ext.tracks ? "--bedgraph ${prefix}.tracks --bigwig ${prefix}.tracks" : ''
     """
     mire2e scan \\
         ${model_arg} \\
