@@ -44,8 +44,10 @@ pub struct Loci {
     bed: Option<Output>,
     gff3: Option<Output>,
     tracks: Option<BedGraph<Output>>,
-    /// The bedGraph and bigWig prefixes.
-    track_paths: (Option<PathBuf>, Option<PathBuf>),
+    /// The bedGraph prefix (with `tracks`).
+    bedgraph: Option<PathBuf>,
+    /// The bigWig prefix (with `bedgraph`).
+    bigwig: Option<PathBuf>,
     /// Score at or above which a window is a hit.
     pub threshold: f32,
     /// Where the threshold came from.
@@ -93,7 +95,8 @@ impl LociArgs {
             bed: file(&self.bed, "--bed")?,
             gff3: file(&self.gff3, "--gff3")?,
             tracks,
-            track_paths: (self.bedgraph.clone(), self.bigwig.clone()),
+            bedgraph: self.bedgraph.clone(),
+            bigwig: self.bigwig.clone(),
             threshold,
             basis,
         })
@@ -162,7 +165,7 @@ impl Loci {
             let done = tracks.finish()?;
             done.plus.commit().context("cannot write the + bedGraph")?;
             done.minus.commit().context("cannot write the - bedGraph")?;
-            if let (Some(bedgraph), Some(bigwig)) = &self.track_paths {
+            if let (Some(bedgraph), Some(bigwig)) = (&self.bedgraph, &self.bigwig) {
                 for strand in [Strand::Forward, Strand::Reverse] {
                     // written beside its name, renamed when complete
                     let out = strand_path(bigwig, strand, "bw");

@@ -20,7 +20,7 @@ pub struct Batch<'a> {
     pub mfe: Vec<f32>,
     /// The window fields of each row.
     pub windows: Vec<WindowFields<'a>>,
-    /// Which rows are tail windows, in a stage whose batches are the original's (empty otherwise).
+    /// Which rows are tail windows (all false outside a stage whose batches are the original's).
     pub tails: Vec<bool>,
 }
 
@@ -96,11 +96,7 @@ pub fn run(
             pending = reader.read_row(&mut next)?;
         }
         let mut batch = Batch {
-            tails: if step.is_some() {
-                std::mem::take(&mut tails)
-            } else {
-                Vec::new()
-            },
+            tails: std::mem::take(&mut tails),
             ..Batch::default()
         };
         let mut values = Vec::new();

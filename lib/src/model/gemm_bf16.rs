@@ -282,7 +282,11 @@ pub(crate) fn matmul(
     match &b.data {
         #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
         Operand::Tiles(tiles) if b.backend == Backend::Avx512Bf16 => {
-            dpbf16::matmul(dst, dst_rs, a, a_rs, m, k, n, tiles)
+            amx::with_lines(a, a_rs, m, k, n, tiles, |lines, chunks| {
+                // SAFETY: `PackedB` is built for this backend only when `avx512_bf16()` found
+                // AVX512F, AVX512BW and AVX512-BF16.
+                unsafe { dpbf16::multiply(dst, dst_rs, lines, tiles, m, n, chunks) }
+            })
         }
         Operand::Tiles(tiles) => amx::matmul(dst, dst_rs, a, a_rs, m, k, n, tiles),
         Operand::Rounded(rounded) => ROUNDED.with(|s| {

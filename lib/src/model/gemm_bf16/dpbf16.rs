@@ -10,29 +10,10 @@
 
 use std::arch::x86_64::*;
 
-use super::{amx, Line, TILE_N, TILE_ROWS};
+use super::{Line, TILE_N, TILE_ROWS};
 
 /// C rows per block (divides the 16 rows of an A tile).
 const ROWS: usize = 8;
-
-/// See `super::matmul` (which checked the slices); `tiles` is B packed by `PackedB::pack`.
-#[allow(clippy::too_many_arguments)]
-pub fn matmul(
-    dst: &mut [f32],
-    dst_rs: usize,
-    a: &[f32],
-    a_rs: usize,
-    m: usize,
-    k: usize,
-    n: usize,
-    tiles: &[Line],
-) {
-    amx::with_lines(a, a_rs, m, k, n, tiles, |lines, chunks| {
-        // SAFETY: `PackedB` is built for this backend only when `avx512_bf16()` found AVX512F,
-        // AVX512BW and AVX512-BF16.
-        unsafe { multiply(dst, dst_rs, lines, tiles, m, n, chunks) }
-    });
-}
 
 /// 32 bf16 values, as the dot-product instruction takes them.
 #[inline(always)]
@@ -41,13 +22,14 @@ fn bh(v: __m512i) -> __m512bh {
     unsafe { std::mem::transmute::<__m512i, __m512bh>(v) }
 }
 
-/// `dst = A · B` from A's lines and B's tiles.
+/// `dst = A · B` from A's lines and B's tiles (`super::matmul` checked the slices; A comes from
+/// `amx::with_lines`, B from `PackedB::pack`).
 ///
 /// # Safety
 /// The CPU has AVX512F, AVX512BW and AVX512-BF16.
 #[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
 #[allow(clippy::too_many_arguments)]
-unsafe fn multiply(
+pub(super) unsafe fn multiply(
     dst: &mut [f32],
     dst_rs: usize,
     lines: &[Line],
