@@ -433,12 +433,16 @@ fn model_stages_streams_weights_and_manifests() {
     }
 }
 
-/// Peak RSS of one huge record through `mire2e-window`: the reader holds one record (1 byte per
-/// base) and the windows stream out, so the peak stays near the record's size.
+/// Peak RSS of one huge record through `mire2e-window`: the reader holds one part of the record
+/// (about a megabase) and the windows stream out, so the peak does not depend on the record.
 #[test]
-fn memory_is_bounded_by_the_largest_record() {
+fn memory_does_not_grow_with_the_record() {
     let time = Path::new("/usr/bin/time");
     if !time.exists() {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI=true but /usr/bin/time (Debian package time) is missing: peak RSS cannot be measured"
+        );
         eprintln!("SKIP: /usr/bin/time not found, cannot measure peak RSS");
         return;
     }
@@ -477,9 +481,10 @@ fn memory_is_bounded_by_the_largest_record() {
     let record_mb = BASES as f64 / 1e6;
     let peak_mb = kb as f64 * 1024.0 / 1e6;
     eprintln!("peak RSS {peak_mb:.1} MB for a {record_mb} Mb record");
-    // The bound stated in docs/reliability.md: 3 bytes per base of the largest record + 40 MB.
+    // The bound stated in docs/reliability.md: records are read in parts of about a megabase, so
+    // memory does not grow with the record (whole, this one took 136 MB).
     assert!(
-        peak_mb < 3.0 * record_mb + 40.0,
+        peak_mb < 40.0,
         "peak RSS {peak_mb:.1} MB for a {record_mb} Mb record"
     );
 }

@@ -272,12 +272,72 @@ fn scan_matches_the_original() {
     }
 }
 
+/// A record longer than a part (about a megabase) is scanned in parts: each window once, each
+/// strand in start order, and each window with the scores its sequence gets scanned on its own.
+#[test]
+fn scan_reads_long_records_in_parts() {
+    let shared = require_shared!();
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = reference_bundle(&shared, "hsa", dir.path());
+    // N but for two stretches across the first two part boundaries (1,050,000 and 2,100,000).
+    let mut seq = vec![b'N'; 2_200_000];
+    for (k, at) in [1_049_700, 2_099_800].into_iter().enumerate() {
+        seq[at..at + 500].copy_from_slice(support::random_dna(500, 60 + k as u64).as_bytes());
+    }
+    let long = dir.path().join("long.fa");
+    std::fs::write(&long, [&b">long\n"[..], &seq, b"\n"].concat()).unwrap();
+    let scan = |fasta: &Path| {
+        table(&run(bin("mire2e")
+            .arg("scan")
+            .arg(fasta)
+            .args(["--max-n", "0.5", "--model"])
+            .arg(&bundle)))
+    };
+    let rows = scan(&long);
+    // The windows, counted here: every 20th start with at most half its bases N.
+    let starts: Vec<usize> = (0..=seq.len() - 100)
+        .step_by(20)
+        .filter(|&s| seq[s..s + 100].iter().filter(|&&b| b == b'N').count() <= 50)
+        .collect();
+    assert_eq!(rows.len(), 2 * starts.len());
+    let mut pieces = String::new();
+    for s in &starts {
+        let piece = std::str::from_utf8(&seq[*s..s + 100]).unwrap();
+        pieces.push_str(&format!(">p{s}\n{piece}\n"));
+    }
+    let alone = dir.path().join("pieces.fa");
+    std::fs::write(&alone, pieces).unwrap();
+    let alone: HashMap<(String, String), HashMap<String, String>> = scan(&alone)
+        .into_iter()
+        .map(|r| ((r["seq_id"].clone(), r["strand"].clone()), r))
+        .collect();
+    let mut last: HashMap<String, i64> = HashMap::new();
+    for row in &rows {
+        let start: i64 = row["start"].parse().unwrap();
+        let previous = last.insert(row["strand"].clone(), start).unwrap_or(-1);
+        assert!(start > previous, "{row:?} after {previous}");
+        let piece = &alone[&(format!("p{start}"), row["strand"].clone())];
+        assert_eq!(
+            (&row["mfe"], &row["score"]),
+            (&piece["mfe"], &piece["score"])
+        );
+    }
+}
+
 #[test]
 fn stage_errors_are_clear() {
     let shared = require_shared!();
     let weights = shared.join("reference/weights");
     let structure = weights.join("synthetic-structure.safetensors");
-    let cases: [(&str, Vec<&str>, &str, &str); 5] = [
+    let zeros = vec!["0"; 100].join(",");
+    let interleaved = format!(
+        "seq_id\tstart\tend\tstrand\tseq\tpairing\tmfe\n\
+         r\t0\t100\t+\t{a}\t{zeros}\t0\n\
+         r\t0\t100\t-\t{a}\t{zeros}\t0\n\
+         r\t20\t120\t+\t{a}\t{zeros}\t0\n",
+        a = "A".repeat(100)
+    );
+    let cases: [(&str, Vec<&str>, &str, &str); 6] = [
         ("mire2e-fold", vec![], "", "empty input"),
         (
             "mire2e-fold",
@@ -302,6 +362,13 @@ fn stage_errors_are_clear() {
             vec!["--threshold", "2"],
             "",
             "--threshold",
+        ),
+        // Windows of a record read in parts: not the original's batches.
+        (
+            "mire2e-classify",
+            vec!["--attention", "batch-compat"],
+            &interleaved,
+            "line 4: a '+' window of r after its '-' windows",
         ),
     ];
     for (name, extra, input, message) in cases {

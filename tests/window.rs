@@ -450,6 +450,43 @@ fn golden_windows_without_tail() {
     assert_eq!(ours, golden_rows);
 }
 
+/// A record longer than a part (about a megabase) gives the same windows, each once, with each
+/// strand in start order; `--whole-records` gives them in the original's order.
+#[test]
+fn long_records_come_in_parts() {
+    let seq = support::random_dna(2_345_678, 11);
+    let input = fasta(&[("long", &seq), ("short", "ACGTACGT")], "\n");
+    let mut expected = expected_rows("long", &seq, 100, 20, true);
+    expected.extend(expected_rows("short", "ACGTACGT", 100, 20, true));
+    let run = |args: &[&str]| {
+        let out = window()
+            .args(args)
+            .write_stdin(input.clone())
+            .assert()
+            .success();
+        data_rows(&out.get_output().stdout)
+    };
+    assert_eq!(run(&["--whole-records"]), expected);
+    let parts = run(&[]);
+    let field = |row: &String, i: usize| row.split('\t').nth(i).unwrap().to_owned();
+    // In parts: the first '-' window comes before the last '+' one.
+    let first_minus = parts.iter().position(|r| field(r, 3) == "-").unwrap();
+    let last_plus = parts.iter().rposition(|r| field(r, 3) == "+").unwrap();
+    assert!(first_minus < last_plus, "{first_minus} {last_plus}");
+    for strand in ["+", "-"] {
+        let starts: Vec<u64> = parts
+            .iter()
+            .filter(|r| field(r, 0) == "long" && field(r, 3) == strand)
+            .map(|r| field(r, 1).parse().unwrap())
+            .collect();
+        assert!(starts.windows(2).all(|p| p[0] < p[1]), "strand {strand}");
+    }
+    let (mut got, mut want) = (parts, expected);
+    got.sort();
+    want.sort();
+    assert_eq!(got, want);
+}
+
 #[test]
 fn human_mhc_record() {
     let shared = require_shared!();

@@ -2,9 +2,9 @@
 
 use std::path::Path;
 
-use anyhow::Context;
+use anyhow::{bail, Context};
 use mire2e::stream::{self, Reader, Row, WindowColumns, WindowFields, Writer};
-use mire2e::window::{self, WINDOW_LENGTH};
+use mire2e::window::{self, Strand, WINDOW_LENGTH};
 
 use crate::common::Common;
 use crate::{output, progress};
@@ -77,6 +77,8 @@ pub fn run(
     let mut next = Row::default();
     let mut pending = reader.read_row(&mut next)?;
     let mut text = vec![String::new(); stage.columns().len()];
+    // The record whose `-` windows have begun: in the original's order no `+` window follows.
+    let mut reverse_of = String::new();
     while pending {
         rows.clear();
         tails.clear();
@@ -102,6 +104,20 @@ pub fn run(
         let mut values = Vec::new();
         for row in &rows {
             let w = columns.parse(&reader, row, WINDOW_LENGTH)?;
+            if original_batches {
+                match w.strand {
+                    Strand::Reverse if reverse_of != w.seq_id => w.seq_id.clone_into(&mut reverse_of),
+                    Strand::Forward if reverse_of == w.seq_id => bail!(
+                        "{}: line {}: a '+' window of {} after its '-' windows: batch-compat needs \
+                         each record's '+' windows, then its '-' windows, as the original ordered \
+                         them (cut records longer than a megabase with `mire2e-window --whole-records`)",
+                        reader.name(),
+                        row.line,
+                        w.seq_id
+                    ),
+                    _ => {}
+                }
+            }
             batch.seqs.push(w.seq);
             batch.windows.push(w);
             if let Some(col) = pairing {

@@ -52,16 +52,18 @@ impl Plan {
         }
     }
 
-    /// The decoy blocks of the next record, in record order. Records are to be given in input
-    /// order: the choice of blocks and the shuffles continue one seeded stream.
-    pub fn blocks(&mut self, id: &str, seq: &[u8]) -> Vec<Block> {
+    /// The decoy blocks of `seq`, the bases of record `id` from `offset` (a multiple of
+    /// [`BLOCK`]) on. Records, and the parts of a record, are to be given in input order: the
+    /// choice of blocks and the shuffles continue one seeded stream.
+    pub fn blocks(&mut self, id: &str, offset: usize, seq: &[u8]) -> Vec<Block> {
+        debug_assert!(offset.is_multiple_of(BLOCK));
         let mut out = Vec::new();
         for (i, block) in seq.chunks(BLOCK).enumerate() {
             let fraction = self.spec.fraction;
             let picked = fraction >= 1.0 || self.rng.random::<f64>() < fraction;
             if picked {
                 out.push(Block {
-                    id: format!("decoy_{id}_{}", i * BLOCK),
+                    id: format!("decoy_{id}_{}", offset + i * BLOCK),
                     seq: shuffle_keeping_gaps(block, &mut self.rng),
                 });
             }
@@ -232,7 +234,7 @@ mod tests {
                 fraction: 0.3,
                 seed,
             };
-            Plan::new(spec).blocks("chr1", &seq)
+            Plan::new(spec).blocks("chr1", 0, &seq)
         };
         assert_eq!(blocks(5), blocks(5));
         assert_ne!(blocks(5), blocks(6));
@@ -240,11 +242,19 @@ mod tests {
             fraction: 1.0,
             seed: 5,
         })
-        .blocks("chr1", &seq);
+        .blocks("chr1", 0, &seq);
         assert_eq!(all.len(), 10);
         assert_eq!(all[9].id, "decoy_chr1_90000");
         assert_eq!(all[9].seq.len(), 5_000);
         let some = blocks(5);
         assert!(!some.is_empty() && some.len() < 10, "{} blocks", some.len());
+        // A record given in parts has the decoy of the record given whole.
+        let mut plan = Plan::new(Spec {
+            fraction: 0.3,
+            seed: 5,
+        });
+        let mut parts = plan.blocks("chr1", 0, &seq[..50_000]);
+        parts.extend(plan.blocks("chr1", 50_000, &seq[50_000..]));
+        assert_eq!(parts, some);
     }
 }

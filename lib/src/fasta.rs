@@ -67,14 +67,19 @@ pub struct Record {
     pub seq: Vec<u8>,
 }
 
-/// Reads FASTA records one at a time, so memory holds one record, never the genome (plus the ids
-/// seen so far: a repeated id is an error, since windows, scores and loci are keyed by it).
+/// Reads FASTA records one at a time, whole or in parts, so memory never holds the genome (only
+/// the ids seen so far: a repeated id is an error, since windows, scores and loci are keyed by it).
 pub struct Reader<R> {
     inner: noodles_fasta::io::Reader<R>,
     name: String,
     records: u64,
     definition: Definition,
     ids: HashMap<String, u64>,
+    /// The current record's id, and how many of its bases were read.
+    id: String,
+    bases: u64,
+    /// Whether bases of the current record may be left to read.
+    in_sequence: bool,
 }
 
 impl<R: BufRead> Reader<R> {
@@ -86,6 +91,9 @@ impl<R: BufRead> Reader<R> {
             records: 0,
             definition: Definition::default(),
             ids: HashMap::new(),
+            id: String::new(),
+            bases: 0,
+            in_sequence: false,
         }
     }
 
@@ -101,6 +109,35 @@ impl<R: BufRead> Reader<R> {
     /// # Ok::<(), mire2e::Error>(())
     /// ```
     pub fn read_record(&mut self, record: &mut Record) -> Result<bool> {
+        if !self.next_record(&mut record.id)? {
+            return Ok(false);
+        }
+        record.seq.clear();
+        while self.read_bases(&mut record.seq, usize::MAX)? > 0 {}
+        Ok(true)
+    }
+
+    /// Reads the next record's header, leaving its sequence to [`Self::read_bases`]: the way to
+    /// read a record too long to hold. `Ok(false)` at the end of the input. Bases the previous
+    /// record left unread are skipped.
+    ///
+    /// ```
+    /// use mire2e::fasta::Reader;
+    /// let mut reader = Reader::new("example", &b">r1\nACGT\nAC\n>r2\nG\n"[..]);
+    /// let (mut id, mut part) = (String::new(), Vec::new());
+    /// assert!(reader.next_record(&mut id)?);
+    /// assert_eq!(reader.read_bases(&mut part, 5)?, 5);
+    /// assert_eq!(reader.read_bases(&mut part, 5)?, 1);
+    /// assert_eq!(reader.read_bases(&mut part, 5)?, 0);
+    /// assert_eq!((id.as_str(), &part[..]), ("r1", &b"ACGUAC"[..]));
+    /// assert!(reader.next_record(&mut id)? && id == "r2");
+    /// # Ok::<(), mire2e::Error>(())
+    /// ```
+    pub fn next_record(&mut self, id: &mut String) -> Result<bool> {
+        let mut skipped = Vec::new();
+        while self.in_sequence && self.read_bases(&mut skipped, 1 << 16)? > 0 {
+            skipped.clear();
+        }
         let first = self
             .inner
             .get_mut()
@@ -139,42 +176,72 @@ impl<R: BufRead> Reader<R> {
             .map_err(|e| {
                 self.error(format!("record {}: invalid header line: {e}", self.records))
             })?;
-        record.id = std::str::from_utf8(self.definition.name())
-            .map_err(|_| {
-                self.error(format!(
-                    "record {}: the id is not valid UTF-8",
-                    self.records
-                ))
-            })?
-            .to_owned();
-        if record.id.is_empty() {
+        id.clear();
+        id.push_str(std::str::from_utf8(self.definition.name()).map_err(|_| {
+            self.error(format!(
+                "record {}: the id is not valid UTF-8",
+                self.records
+            ))
+        })?);
+        if id.is_empty() {
             return Err(self.error(format!("record {}: the header has no id", self.records)));
         }
-        if let Some(first) = self.ids.insert(record.id.clone(), self.records) {
+        if let Some(first) = self.ids.insert(id.clone(), self.records) {
             return Err(self.error(format!(
-                "record {} ({}): duplicate id (also record {first}); ids must be unique",
-                self.records, record.id
+                "record {} ({id}): duplicate id (also record {first}); ids must be unique",
+                self.records
             )));
         }
-        record.seq.clear();
-        self.inner
-            .read_sequence(&mut record.seq)
-            .map_err(|e| self.io_error(&format!("record {} ({}): ", self.records, record.id), e))?;
-        if record.seq.is_empty() {
-            return Err(self.error(format!(
-                "record {} ({}): empty sequence",
-                self.records, record.id
-            )));
+        id.clone_into(&mut self.id);
+        self.bases = 0;
+        self.in_sequence = true;
+        Ok(true)
+    }
+
+    /// Appends up to `max` more bases of the current record to `buf`, normalised (see
+    /// [`normalize`]); 0 at the record's end. A record without bases is an error.
+    pub fn read_bases(&mut self, buf: &mut Vec<u8>, max: usize) -> Result<usize> {
+        if !self.in_sequence {
+            return Ok(0);
         }
-        normalize(&mut record.seq).map_err(|(position, byte)| {
+        let from = buf.len();
+        let mut sequence = self.inner.sequence_reader();
+        while buf.len() - from < max {
+            let line = match sequence.fill_buf() {
+                Ok(line) => line,
+                Err(e) => {
+                    let at = format!("record {} ({}): ", self.records, self.id);
+                    return Err(self.io_error(&at, e));
+                }
+            };
+            if line.is_empty() {
+                break;
+            }
+            let n = line.len().min(max - (buf.len() - from));
+            buf.extend_from_slice(&line[..n]);
+            sequence.consume(n);
+        }
+        let read = buf.len() - from;
+        normalize(&mut buf[from..]).map_err(|(position, byte)| {
             self.error(format!(
-                "record {} ({}), position {position}: {} is not a nucleotide (A C G T U, N or an IUPAC code)",
+                "record {} ({}), position {}: {} is not a nucleotide (A C G T U, N or an IUPAC code)",
                 self.records,
-                record.id,
+                self.id,
+                self.bases + position,
                 describe_byte(byte)
             ))
         })?;
-        Ok(true)
+        self.bases += read as u64;
+        if read == 0 {
+            self.in_sequence = false;
+            if self.bases == 0 {
+                return Err(self.error(format!(
+                    "record {} ({}): empty sequence",
+                    self.records, self.id
+                )));
+            }
+        }
+        Ok(read)
     }
 
     fn error(&self, message: String) -> Error {

@@ -5,9 +5,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
-use mire2e::fasta::{self, Record};
+use mire2e::fasta;
 use mire2e::stream::{Header, Writer};
-use mire2e::window::Windows;
+use mire2e::window::Parts;
 use mire2e_cli::window_args::{self, WindowArgs};
 use mire2e_cli::{common::Common, output, progress};
 
@@ -29,6 +29,12 @@ struct Args {
     length: usize,
     #[command(flatten)]
     windows: WindowArgs,
+    /// Cut each record whole: all its '+' windows, then all its '-' windows, as the original does,
+    /// whatever its length. Without it, records are read in parts of about a megabase (memory
+    /// stays flat) and that order holds within each part; `mire2e-classify --attention
+    /// batch-compat` needs it on longer records. Memory then grows with the longest record.
+    #[arg(long)]
+    whole_records: bool,
     #[command(flatten)]
     common: Common,
 }
@@ -53,22 +59,25 @@ fn run(args: &Args) -> anyhow::Result<()> {
         &Header::windows(meta),
     )?;
     let bar = progress::counter("windows", args.common.quiet > 0);
-    let (mut record, mut skipped, mut fields) =
-        (Record::default(), 0, [String::new(), String::new()]);
-    while reader.read_record(&mut record)? {
-        let mut windows = Windows::new(&record.seq, &params);
-        for w in windows.by_ref() {
-            fields[0] = w.start.to_string();
-            fields[1] = w.end.to_string();
-            let strand = w.strand.to_string();
-            let seq = std::str::from_utf8(&w.seq).context("window is not text")?;
-            writer.write_row(
-                [record.id.as_str(), &fields[0], &fields[1], &strand, seq],
-                &[],
-            )?;
-            bar.inc(1);
+    let mut parts = if args.whole_records {
+        Parts::whole(&params)
+    } else {
+        Parts::new(&params, 1)
+    };
+    let (mut id, mut skipped, mut fields) = (String::new(), 0, [String::new(), String::new()]);
+    while parts.next_record(&mut reader, &mut id)? {
+        while let Some(part) = parts.next(&mut reader)? {
+            let mut windows = part.windows();
+            for w in windows.by_ref() {
+                fields[0] = w.start.to_string();
+                fields[1] = w.end.to_string();
+                let strand = w.strand.to_string();
+                let seq = std::str::from_utf8(&w.seq).context("window is not text")?;
+                writer.write_row([id.as_str(), &fields[0], &fields[1], &strand, seq], &[])?;
+                bar.inc(1);
+            }
+            skipped += windows.skipped;
         }
-        skipped += windows.skipped;
     }
     bar.finish_and_clear();
     if skipped > 0 {

@@ -7,12 +7,12 @@ use super::{Batching, Cascade, Outputs};
 use crate::candidates::{Fold, Hit};
 use crate::decoy;
 use crate::error::Result;
-use crate::fasta::{self, Record};
+use crate::fasta;
 use crate::model::Attention;
 use crate::prefilter::{self, Level};
 use crate::report::Histogram;
 use crate::stream::{self, Header, Writer};
-use crate::window::{self, Window, Windows, WINDOW_LENGTH};
+use crate::window::{self, Part, Parts, Window, Windows, WINDOW_LENGTH};
 
 /// What `scan` writes besides scores.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -121,9 +121,11 @@ pub struct ScanJob<'a> {
 
 /// Scans every record of `reader` through the cascade and writes one row per window.
 ///
-/// Windows flow in chunks (see [`Batching::chunk`]) in the original's order (per record, `+` then
-/// `-`), so compat mode reproduces the original's batches; memory holds one record and one chunk.
-/// With a decoy, each record's decoy blocks are scanned after it (no rows). With `checkpoints`,
+/// Records are read in [`Parts`], so memory holds one part (about a megabase) and one chunk (see
+/// [`Batching::chunk`]), whatever the record's length. Windows come in the original's order (per
+/// record, `+` then `-`) within each part; compat mode reads each record whole, so that it
+/// reproduces the original's batches. With a decoy, each part's decoy blocks are scanned after
+/// it (no rows). With `checkpoints`,
 /// the records it names as done are skipped (after checking that the input has them, in that
 /// order) and it hears of every record finished.
 pub fn scan<R: BufRead, W: Write>(
@@ -140,80 +142,91 @@ pub fn scan<R: BufRead, W: Write>(
         ));
     }
     let mut summary = ScanSummary::default();
-    let mut record = Record::default();
     let mut chunks = Chunks::new(job);
     let mut text = RowText::default();
     let mut plan = job.decoy.map(decoy::Plan::new);
+    // Compat mode needs the original's batches: all `+` windows of a record, then all `-`.
+    let mut parts = match job.batching.attention {
+        Attention::BatchCompat => Parts::whole(job.params),
+        Attention::Window => Parts::new(job.params, decoy::BLOCK),
+    };
+    let mut id = String::new();
     let done = sinks.checkpoints.as_ref().map_or(&[][..], |c| c.done);
-    for id in done {
-        if !reader.read_record(&mut record)? || record.id != *id {
-            let found = if record.id.is_empty() {
+    for done_id in done {
+        let more = parts.next_record(reader, &mut id)?;
+        if !more || id != *done_id {
+            let found = if !more {
                 "the input ends".to_owned()
             } else {
-                format!("the input has '{}'", record.id)
+                format!("the input has '{id}'")
             };
             return Err(crate::Error::Invalid(format!(
-                "cannot resume: the interrupted run had finished record '{id}', but {found} \
+                "cannot resume: the interrupted run had finished record '{done_id}', but {found} \
                  there (was the input changed?)"
             )));
         }
         summary.records += 1;
-        summary.bases += record.seq.len() as u64;
-        if job.folds {
-            let c = sinks
-                .checkpoints
-                .as_mut()
-                .expect("done records come from checkpoints");
-            fill_folds(job, &record, c.finished_hits)?;
-        }
-        if let Some(plan) = plan.as_mut() {
-            scan_decoy(&mut chunks, plan, &record, &mut summary.decoy)?;
-        }
-        record.id.clear();
-    }
-    while reader.read_record(&mut record)? {
-        summary.records += 1;
-        summary.bases += record.seq.len() as u64;
-        let mut windows = Windows::new(&record.seq, job.params);
-        while let Some(out) = chunks.next(&mut windows)? {
-            summary.prefiltered += chunks.prefiltered as u64;
-            for (i, w) in chunks.windows.iter().enumerate() {
-                let score = out.score[i];
-                let structure = &out.structure[i * WINDOW_LENGTH..(i + 1) * WINDOW_LENGTH];
-                if job.threshold.is_some_and(|t| score >= t) {
-                    summary
-                        .hits
-                        .push(hit(&record.id, w, score, job.folds.then_some(structure)));
-                }
-                let stem = chunks.stems.get(i).copied();
-                let full = job.columns.full.then_some(structure);
-                text.write(writer, &record.id, w, full, out.mfe[i], score, stem)?;
-                if let Some(scores) = sinks.scores.as_mut() {
-                    scores(&record.id, w, score)?;
-                }
+        while let Some(part) = parts.next(reader)? {
+            summary.bases += part.fresh().0.len() as u64;
+            if job.folds {
+                let c = sinks
+                    .checkpoints
+                    .as_mut()
+                    .expect("done records come from checkpoints");
+                fill_folds(job, &id, &part, c.finished_hits)?;
             }
-            summary.windows += chunks.windows.len() as u64;
-            (sinks.progress)(chunks.windows.len() as u64);
+            if let Some(plan) = plan.as_mut() {
+                scan_decoy(&mut chunks, plan, &id, &part, &mut summary.decoy)?;
+            }
         }
-        summary.skipped += windows.skipped;
+    }
+    while parts.next_record(reader, &mut id)? {
+        summary.records += 1;
+        while let Some(part) = parts.next(reader)? {
+            summary.bases += part.fresh().0.len() as u64;
+            let mut windows = part.windows();
+            while let Some(out) = chunks.next(&mut windows)? {
+                summary.prefiltered += chunks.prefiltered as u64;
+                for (i, w) in chunks.windows.iter().enumerate() {
+                    let score = out.score[i];
+                    let structure = &out.structure[i * WINDOW_LENGTH..(i + 1) * WINDOW_LENGTH];
+                    if job.threshold.is_some_and(|t| score >= t) {
+                        summary
+                            .hits
+                            .push(hit(&id, w, score, job.folds.then_some(structure)));
+                    }
+                    let stem = chunks.stems.get(i).copied();
+                    let full = job.columns.full.then_some(structure);
+                    text.write(writer, &id, w, full, out.mfe[i], score, stem)?;
+                    if let Some(scores) = sinks.scores.as_mut() {
+                        scores(&id, w, score)?;
+                    }
+                }
+                summary.windows += chunks.windows.len() as u64;
+                (sinks.progress)(chunks.windows.len() as u64);
+            }
+            summary.skipped += windows.skipped;
+            if let Some(plan) = plan.as_mut() {
+                scan_decoy(&mut chunks, plan, &id, &part, &mut summary.decoy)?;
+            }
+        }
         if let Some(c) = sinks.checkpoints.as_mut() {
-            (c.record_done)(writer, &record.id)?;
-        }
-        if let Some(plan) = plan.as_mut() {
-            scan_decoy(&mut chunks, plan, &record, &mut summary.decoy)?;
+            (c.record_done)(writer, &id)?;
         }
     }
     Ok(summary)
 }
 
-/// Scans the decoy blocks of `record`: hits and counts only.
+/// Scans the decoy blocks of `part` of record `id`: hits and counts only.
 fn scan_decoy(
     chunks: &mut Chunks<'_>,
     plan: &mut decoy::Plan,
-    record: &Record,
+    id: &str,
+    part: &Part<'_>,
     summary: &mut DecoySummary,
 ) -> Result<()> {
-    for block in plan.blocks(&record.id, &record.seq) {
+    let (fresh, bases) = part.fresh();
+    for block in plan.blocks(id, fresh.start, bases) {
         summary.bases += block.seq.len() as u64;
         let mut windows = Windows::new(&block.seq, chunks.job.params);
         while let Some(out) = chunks.next(&mut windows)? {
@@ -229,21 +242,16 @@ fn scan_decoy(
     Ok(())
 }
 
-/// Fills the folds of `hits` on `record` that have none: their windows cut again and folded.
-fn fill_folds(job: ScanJob<'_>, record: &Record, hits: &mut [Hit]) -> Result<()> {
-    let missing: Vec<usize> = (0..hits.len())
-        .filter(|&i| hits[i].fold.is_none() && hits[i].seq_id == record.id)
-        .collect();
+/// Fills the folds of `hits` in `part` of record `id` that have none: their windows cut again
+/// and folded.
+fn fill_folds(job: ScanJob<'_>, id: &str, part: &Part<'_>, hits: &mut [Hit]) -> Result<()> {
+    let (missing, windows): (Vec<usize>, Vec<Window>) = (0..hits.len())
+        .filter(|&i| hits[i].fold.is_none() && hits[i].seq_id == id)
+        .filter_map(|i| Some((i, part.window(hits[i].start as usize, hits[i].strand)?)))
+        .unzip();
     if missing.is_empty() {
         return Ok(());
     }
-    let windows: Vec<Window> = missing
-        .iter()
-        .map(|&i| {
-            job.params
-                .window_at(&record.seq, hits[i].start as usize, hits[i].strand)
-        })
-        .collect::<Result<_>>()?;
     let seqs: Vec<&[u8]> = windows.iter().map(|w| w.seq.as_slice()).collect();
     let structure = job.cascade.structure.predict(&seqs)?;
     for ((&i, w), values) in missing
@@ -251,7 +259,7 @@ fn fill_folds(job: ScanJob<'_>, record: &Record, hits: &mut [Hit]) -> Result<()>
         .zip(&windows)
         .zip(structure.chunks(WINDOW_LENGTH))
     {
-        hits[i].fold = hit(&record.id, w, hits[i].score, Some(values)).fold;
+        hits[i].fold = hit(id, w, hits[i].score, Some(values)).fold;
     }
     Ok(())
 }

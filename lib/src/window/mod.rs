@@ -1,9 +1,14 @@
 //! Sliding windows over a record, on both strands.
 //!
 //! Order within a record follows the original: all `+` windows by start, then all `-` windows by
-//! start (the original's batch order, which `--attention batch-compat` needs). A `-` window is the
-//! reverse complement of the same forward interval. Records shorter than the window give one window
-//! over the whole record, padded with `N` after the sequence as read on its strand.
+//! start (the original's batch order, which `--attention batch-compat` needs). A record longer
+//! than a [`Parts`] part is read and cut part by part, in that order within each part. A `-`
+//! window is the reverse complement of the same forward interval. Records shorter than the window
+//! give one window over the whole record, padded with `N` after the sequence as read on its strand.
+
+mod parts;
+
+pub use parts::{Part, Parts};
 
 use std::fmt;
 use std::str::FromStr;
@@ -156,12 +161,13 @@ impl Params {
                 seq.len()
             )));
         }
-        Ok(self.cut(seq, start, strand))
+        Ok(self.cut_at(seq, 0, start, strand))
     }
 
-    fn cut(&self, seq: &[u8], start: usize, strand: Strand) -> Window {
-        let end = (start + self.length).min(seq.len());
-        let bases = &seq[start..end];
+    /// The window at `start` (a record position) of `seq`, the record's bases from `offset`.
+    fn cut_at(&self, seq: &[u8], offset: usize, start: usize, strand: Strand) -> Window {
+        let end = (start + self.length).min(offset + seq.len());
+        let bases = &seq[start - offset..end - offset];
         let mut out = Vec::with_capacity(self.length);
         match strand {
             Strand::Forward => out.extend(bases.iter().map(u8::to_ascii_uppercase)),
@@ -222,9 +228,12 @@ pub struct Window {
     pub seq: Vec<u8>,
 }
 
-/// The windows of one record (see [`crate::fasta::normalize`] for the letters `seq` may hold).
+/// The windows of one record or part (see [`crate::fasta::normalize`] for the letters `seq` may
+/// hold).
 pub struct Windows<'a> {
+    /// The record's bases from `offset` on.
     seq: &'a [u8],
+    offset: usize,
     params: &'a Params,
     strands: &'static [Strand],
     starts: Vec<usize>,
@@ -249,9 +258,15 @@ impl<'a> Windows<'a> {
     /// ]);
     /// ```
     pub fn new(seq: &'a [u8], params: &'a Params) -> Self {
-        let starts = params.starts(seq.len()).collect();
+        Self::at(seq, 0, params.starts(seq.len()).collect(), params)
+    }
+
+    /// The windows at `starts` (record positions, ascending) of `seq`, the record's bases from
+    /// `offset` on, which must hold each window (or reach the record's end).
+    pub(crate) fn at(seq: &'a [u8], offset: usize, starts: Vec<usize>, params: &'a Params) -> Self {
         Self {
             seq,
+            offset,
             params,
             strands: params.strands.list(),
             starts,
@@ -287,13 +302,13 @@ impl Iterator for Windows<'_> {
                 continue;
             };
             self.next += 1;
-            let end = (start + self.params.length).min(self.seq.len());
-            let bases = &self.seq[start..end];
+            let end = (start + self.params.length).min(self.offset + self.seq.len());
+            let bases = &self.seq[start - self.offset..end - self.offset];
             if !self.keep(bases) {
                 self.skipped += 1;
                 continue;
             }
-            return Some(self.params.cut(self.seq, start, strand));
+            return Some(self.params.cut_at(self.seq, self.offset, start, strand));
         }
     }
 }
