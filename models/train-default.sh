@@ -51,7 +51,8 @@ train mire2e-mfe mfe.safetensors --train "${data}/structure_mfe.fa" \
     --val "${data}/structure_mfe.val.fa" --val-limit 4000 --structure structure.safetensors \
     --lr 1e-3 --batch-size 128 --max-epochs "$mfe_epochs" --patience 3
 
-# Model C on A and B: every positive window, a seeded subset of the negatives (the Structure and
+# Model C on A and B: every positive window, a seeded subset of the negatives with every hard one
+# (the Structure and
 # MFE inputs of each training window are computed once, ~2.5 ms a window on 2 cores).
 python3 - "$data" "$classifier_negatives" <<'EOF'
 import random, sys
@@ -63,7 +64,10 @@ for line in open(f"{data}/negatives.fa"):
         recs.append(cur)
     else:
         cur.append(line)
-keep = sorted(random.Random(20261205).sample(range(len(recs)), min(n, len(recs))))
+# Hard negatives (a second round, prepare.py --hard-negatives) are all kept; the rest is sampled.
+hard = [i for i, r in enumerate(recs) if " kind=hard" in r[0]]
+rest = [i for i, r in enumerate(recs) if " kind=hard" not in r[0]]
+keep = sorted(hard + random.Random(20261205).sample(rest, max(0, min(n - len(hard), len(rest)))))
 with open("negatives.subset.fa", "w") as f:
     for i in keep:
         f.writelines(recs[i])

@@ -5,9 +5,6 @@
 
 use crate::{Error, Result};
 
-/// Window length the models were trained on (nucleotides).
-pub const WINDOW_LEN: usize = 100;
-
 /// One-hot channels, in model order: A, C, G, U (N is all-zero).
 pub const ALPHABET: [u8; 4] = *b"ACGU";
 

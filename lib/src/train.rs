@@ -20,6 +20,6 @@ mod data;
 pub use config::{
     ClassifierOptions, Engine, EpochRecord, Observer, OptimizerKind, Outcome, TrainConfig,
 };
-pub use data::{read_fold_records, read_sequences, FoldRecord, MAX_LEN};
+pub use data::{read_fold_records, read_sequences, FoldRecord};
 
 pub use crate::model::train::{train_classifier, train_mfe, train_structure, ClassifierData};

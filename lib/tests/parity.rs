@@ -11,11 +11,12 @@ mod support;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use mire2e::encode::{get_pe, one_hot, WINDOW_LEN};
+use mire2e::encode::{get_pe, one_hot};
 use mire2e::model::{
     expected_tensors, required_tensors, Attention, Classifier, Device, Kind, Mfe, Precision,
     Structure,
 };
+use mire2e::window::WINDOW_LENGTH;
 use mire2e::Error;
 
 /// Largest |Δ| allowed against the golden files (DESIGN.md, "Parity").
@@ -175,7 +176,11 @@ fn batch_compat(c: &Classifier, g: &Golden, s: &[f32], m: &[f32], batch_size: us
         let w: Vec<&[u8]> = rows.iter().map(|&i| windows[i]).collect();
         let s: Vec<f32> = rows
             .iter()
-            .flat_map(|&i| s[i * WINDOW_LEN..(i + 1) * WINDOW_LEN].iter().copied())
+            .flat_map(|&i| {
+                s[i * WINDOW_LENGTH..(i + 1) * WINDOW_LENGTH]
+                    .iter()
+                    .copied()
+            })
             .collect();
         let m: Vec<f32> = rows.iter().map(|&i| m[i]).collect();
         let out = c.predict(&w, &s, &m, Attention::BatchCompat).unwrap();
@@ -279,7 +284,7 @@ fn window_attention_does_not_depend_on_batching() {
     for size in [1, 2, 7, 64, 65, 100] {
         let mut chunked = Vec::new();
         for (k, w) in windows.chunks(size).enumerate() {
-            let s = &g.structure[k * size * WINDOW_LEN..][..w.len() * WINDOW_LEN];
+            let s = &g.structure[k * size * WINDOW_LENGTH..][..w.len() * WINDOW_LENGTH];
             chunked.extend(
                 c.predict(w, s, &g.mfe[k * size..][..w.len()], Attention::Window)
                     .unwrap(),
@@ -300,7 +305,7 @@ fn window_attention_does_not_depend_on_batching() {
         .iter()
         .enumerate()
         .flat_map(|(i, w)| {
-            let s = &g.structure[i * WINDOW_LEN..(i + 1) * WINDOW_LEN];
+            let s = &g.structure[i * WINDOW_LENGTH..(i + 1) * WINDOW_LENGTH];
             c.predict(&[w], s, &g.mfe[i..=i], Attention::BatchCompat)
                 .unwrap()
         })
@@ -320,7 +325,7 @@ fn window_attention_does_not_depend_on_batching() {
         let m1 = mf.predict(&[w], &s1).unwrap();
         let same = s1
             .iter()
-            .zip(&s9[i * WINDOW_LEN..])
+            .zip(&s9[i * WINDOW_LENGTH..])
             .all(|(a, b)| a.to_bits() == b.to_bits());
         assert!(
             same,
@@ -407,7 +412,7 @@ fn bf16_deviation(set: &str) {
     // what unrelated outputs would give: each window against the one 150 rows on, and zeros
     let n = g.structure.len();
     let shifted: Vec<f32> = (0..n)
-        .map(|i| g.structure[(i + 150 * WINDOW_LEN) % n])
+        .map(|i| g.structure[(i + 150 * WINDOW_LENGTH) % n])
         .collect();
     let unrelated = deviation(&shifted, &g.structure).1;
     let zeros = deviation(&vec![0.0; n], &g.structure).1;
@@ -449,7 +454,7 @@ fn bf16_deviation(set: &str) {
         let s1 = st.predict(&[w]).unwrap();
         assert!(
             s1.iter()
-                .zip(&s9[i * WINDOW_LEN..])
+                .zip(&s9[i * WINDOW_LENGTH..])
                 .all(|(a, b)| a.to_bits() == b.to_bits()),
             "bf16 structure of window {i} alone differs from its value in a batch of 9"
         );
@@ -610,7 +615,7 @@ fn bad_input_is_an_error() {
     let m = Mfe::load_from_buffer(&fake_weights(Kind::Mfe, None, None), &cpu).unwrap();
     let c =
         Classifier::load_from_buffer(&fake_weights(Kind::Classifier, None, None), &cpu).unwrap();
-    let good = vec![b'A'; WINDOW_LEN];
+    let good = vec![b'A'; WINDOW_LENGTH];
     let mut lower = good.clone();
     lower[5] = b'a';
 
@@ -621,7 +626,7 @@ fn bad_input_is_an_error() {
     assert!(invalid(s.predict(&[&good, &good[..50]])).contains("window 1 is 50 nt"));
     assert!(invalid(s.predict(&[&lower])).contains("window 0, position 5"));
     assert!(invalid(m.predict(&[&good], &[0.0; 10])).contains("10 structure values"));
-    let st = vec![0.0; WINDOW_LEN];
+    let st = vec![0.0; WINDOW_LENGTH];
     assert!(invalid(c.predict(&[&good], &st, &[], Attention::Window)).contains("0 MFE values"));
     assert_eq!(s.predict(&[]).unwrap(), Vec::<f32>::new());
     assert_eq!(
@@ -654,7 +659,7 @@ fn throughput() {
         .iter()
         .copied()
         .cycle()
-        .take(n * WINDOW_LEN)
+        .take(n * WINDOW_LENGTH)
         .collect();
     let m_in: Vec<f32> = g.mfe.iter().copied().cycle().take(n).collect();
     let st = Structure::load(&g.weights[0], &cpu).unwrap();

@@ -12,7 +12,8 @@ use super::layers::{BatchNorm, Encoder, EncoderLayer, Linear, TransformerEncoder
 use super::train::TrainCtx;
 use super::weights::Vb;
 use super::{input, load, passes, Attention, Device, Kind};
-use crate::encode::{ALPHABET, WINDOW_LEN};
+use crate::encode::ALPHABET;
+use crate::window::WINDOW_LENGTH;
 use crate::Result;
 
 /// The network: conv stack (100 → 6 positions) cut into 6 tokens, 3 transformer layers, an MLP.
@@ -39,7 +40,7 @@ pub(crate) const DP2: f32 = 0.5;
 impl ClassifierNet {
     pub fn load(vb: &Vb, cfg: &ClassifierConfig) -> candle_core::Result<Self> {
         let e = cfg.transformer.d_model;
-        let conv_values = cfg.conv1.width * cfg.conv1.out_len(WINDOW_LEN);
+        let conv_values = cfg.conv1.width * cfg.conv1.out_len(WINDOW_LENGTH);
         if !conv_values.is_multiple_of(e) {
             candle_core::bail!(
                 "conv output of {conv_values} values does not cut into tokens of {e}"

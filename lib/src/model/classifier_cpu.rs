@@ -230,12 +230,12 @@ mod tests {
     use rand_chacha::ChaCha8Rng;
 
     use super::*;
-    use crate::encode::WINDOW_LEN;
     use crate::model::classifier::ClassifierNet;
     use crate::model::cpu_layers::testing::{
         random_input, random_weights, reference_weights, worst,
     };
     use crate::model::{load, Attention, Kind};
+    use crate::window::WINDOW_LENGTH;
 
     /// Largest |Δ| between the CPU path and the candle network allowed.
     const TOLERANCE: f32 = 1e-5;
@@ -249,7 +249,7 @@ mod tests {
         let x = random_input(n, seed);
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mfe: Vec<f32> = (0..n).map(|_| rng.random_range(0.0..0.6)).collect();
-        let t = Tensor::from_vec(x.clone(), (n, 5, WINDOW_LEN), &Device::Cpu).unwrap();
+        let t = Tensor::from_vec(x.clone(), (n, 5, WINDOW_LENGTH), &Device::Cpu).unwrap();
         let m = Tensor::from_vec(mfe.clone(), (n, 1), &Device::Cpu).unwrap();
         let want = net.forward(&t, &m, Attention::Window).unwrap();
         let want = want.to_vec1::<f32>().unwrap();

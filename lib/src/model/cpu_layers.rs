@@ -8,7 +8,7 @@ use super::gemm_bf16::{self, PackedB};
 use super::gemm_f32::{matmul, Mat};
 use super::weights::Vb;
 use super::Precision;
-use crate::encode::WINDOW_LEN;
+use crate::window::WINDOW_LENGTH;
 
 /// PyTorch's BatchNorm eps.
 const EPS: f32 = 1e-5;
@@ -177,15 +177,15 @@ impl NormConv {
             }
         }
         // the neighbours (zero padding at each window's ends)
-        for w in col.chunks_exact_mut(WINDOW_LEN * 3 * cin) {
-            for t in 0..WINDOW_LEN {
+        for w in col.chunks_exact_mut(WINDOW_LENGTH * 3 * cin) {
+            for t in 0..WINDOW_LENGTH {
                 let row = t * 3 * cin;
                 if t == 0 {
                     w[row..row + cin].fill(0.0);
                 } else {
                     w.copy_within(row - 2 * cin..row - cin, row);
                 }
-                if t + 1 == WINDOW_LEN {
+                if t + 1 == WINDOW_LENGTH {
                     w[row + 2 * cin..row + 3 * cin].fill(0.0);
                 } else {
                     w.copy_within(row + 4 * cin..row + 5 * cin, row + 2 * cin);
@@ -324,7 +324,7 @@ impl PooledEncoder {
             candle_core::bail!("the CPU path expects a pooled Encoder");
         }
         // the deepest ResNets run at 100 / 2^(n_blocks - 1) positions
-        let deepest = padded_rows(WINDOW_LEN >> (cfg.n_blocks - 1)) - 2;
+        let deepest = padded_rows(WINDOW_LENGTH >> (cfg.n_blocks - 1)) - 2;
         if deepest <= 64 {
             candle_core::bail!("{deepest} conv rows per tile is too few");
         }
@@ -354,12 +354,12 @@ impl PooledEncoder {
 
     /// Input values per window (channels-first `[cin, 100]`).
     pub fn inputs(&self) -> usize {
-        self.stem.cin * WINDOW_LEN
+        self.stem.cin * WINDOW_LENGTH
     }
 
     /// Positions after the last pooling.
     pub fn out_len(&self) -> usize {
-        WINDOW_LEN >> self.groups.len()
+        WINDOW_LENGTH >> self.groups.len()
     }
 
     /// Values per window of [`forward`](Self::forward)'s output.
@@ -368,7 +368,7 @@ impl PooledEncoder {
     }
 
     pub fn scratch(&self) -> EncoderScratch {
-        let values = padded_rows(WINDOW_LEN) * self.width.max(self.stem.cin);
+        let values = padded_rows(WINDOW_LENGTH) * self.width.max(self.stem.cin);
         EncoderScratch {
             norm: vec![0.0; values],
             x: vec![0.0; values],
@@ -381,26 +381,26 @@ impl PooledEncoder {
     /// `[width, out_len]` map flattened channel-major (the original's `view`s read that memory).
     pub fn forward(&self, x: &[f32], out: &mut [f32], s: &mut EncoderScratch) {
         let cin = self.stem.cin;
-        let n = x.len() / (cin * WINDOW_LEN);
+        let n = x.len() / (cin * WINDOW_LENGTH);
         assert!(n <= ENCODER_TILE, "{n} windows for an encoder tile");
         let c = self.width;
         // channels-first → time-major rows; windows past n are zeros (the tile is always full)
-        let per = (WINDOW_LEN + 2) * cin;
+        let per = (WINDOW_LENGTH + 2) * cin;
         s.t[n * per..ENCODER_TILE * per].fill(0.0);
         for (xw, tw) in x
-            .chunks_exact(cin * WINDOW_LEN)
+            .chunks_exact(cin * WINDOW_LENGTH)
             .zip(s.t.chunks_exact_mut(per))
         {
-            for t in 0..WINDOW_LEN {
+            for t in 0..WINDOW_LENGTH {
                 for ch in 0..cin {
-                    tw[(t + 1) * cin + ch] = xw[ch * WINDOW_LEN + t];
+                    tw[(t + 1) * cin + ch] = xw[ch * WINDOW_LENGTH + t];
                 }
             }
         }
         self.stem
-            .apply(&mut s.x, &s.t, None, WINDOW_LEN, &mut s.norm);
-        super::cpu_ops::add_bias(&mut s.x[..padded_rows(WINDOW_LEN) * c], &self.stem.bias);
-        let mut len = WINDOW_LEN;
+            .apply(&mut s.x, &s.t, None, WINDOW_LENGTH, &mut s.norm);
+        super::cpu_ops::add_bias(&mut s.x[..padded_rows(WINDOW_LENGTH) * c], &self.stem.bias);
+        let mut len = WINDOW_LENGTH;
         for (g, group) in self.groups.iter().enumerate() {
             let values = padded_rows(len) * c;
             for (a, b) in group {
@@ -557,9 +557,9 @@ pub(crate) mod testing {
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 
-    use crate::encode::WINDOW_LEN;
     use crate::model::weights::Source;
     use crate::model::{input, specs, Kind};
+    use crate::window::WINDOW_LENGTH;
 
     /// Random weights for every tensor `kind` reads: weights uniform in ±1/sqrt(fan-in) (PyTorch's
     /// default init; larger ones saturate the Classifier's attention softmax, which then amplifies
@@ -597,13 +597,13 @@ pub(crate) mod testing {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let windows: Vec<Vec<u8>> = (0..n)
             .map(|_| {
-                (0..WINDOW_LEN)
+                (0..WINDOW_LENGTH)
                     .map(|_| b"ACGUACGUACGUN"[rng.random_range(0..13)])
                     .collect()
             })
             .collect();
         let refs: Vec<&[u8]> = windows.iter().map(Vec::as_slice).collect();
-        let structure: Vec<f32> = (0..n * WINDOW_LEN)
+        let structure: Vec<f32> = (0..n * WINDOW_LENGTH)
             .map(|_| rng.random_range(-1.0..1.0))
             .collect();
         input::channels_first(&refs, Some(&structure)).unwrap()

@@ -1,6 +1,7 @@
 //! Checks the caller's windows and lays them out as the models' channel-first input.
 
-use crate::encode::{channel, ALPHABET, WINDOW_LEN};
+use crate::encode::{channel, ALPHABET};
+use crate::window::WINDOW_LENGTH;
 use crate::{Error, Result};
 
 /// `[B, C, 100]` row-major: the one-hot bases in channels 0..4 and, when given, the structure values
@@ -10,20 +11,20 @@ pub(crate) fn channels_first(windows: &[&[u8]], structure: Option<&[f32]>) -> Re
         expect_len(
             "structure values",
             s.len(),
-            windows.len() * WINDOW_LEN,
+            windows.len() * WINDOW_LENGTH,
             windows.len(),
         )?;
     }
     let c = ALPHABET.len() + usize::from(structure.is_some());
-    let mut x = vec![0.0f32; windows.len() * c * WINDOW_LEN];
+    let mut x = vec![0.0f32; windows.len() * c * WINDOW_LENGTH];
     for (i, (window, out)) in windows
         .iter()
-        .zip(x.chunks_exact_mut(c * WINDOW_LEN))
+        .zip(x.chunks_exact_mut(c * WINDOW_LENGTH))
         .enumerate()
     {
-        if window.len() != WINDOW_LEN {
+        if window.len() != WINDOW_LENGTH {
             return Err(Error::Invalid(format!(
-                "window {i} is {} nt long, the models need {WINDOW_LEN}",
+                "window {i} is {} nt long, the models need {WINDOW_LENGTH}",
                 window.len()
             )));
         }
@@ -31,12 +32,12 @@ pub(crate) fn channels_first(windows: &[&[u8]], structure: Option<&[f32]>) -> Re
             let ch = channel(base)
                 .map_err(|e| Error::Invalid(format!("window {i}, position {t}: {e}")))?;
             if let Some(ch) = ch {
-                out[ch * WINDOW_LEN + t] = 1.0;
+                out[ch * WINDOW_LENGTH + t] = 1.0;
             }
         }
         if let Some(s) = structure {
-            out[ALPHABET.len() * WINDOW_LEN..]
-                .copy_from_slice(&s[i * WINDOW_LEN..(i + 1) * WINDOW_LEN]);
+            out[ALPHABET.len() * WINDOW_LENGTH..]
+                .copy_from_slice(&s[i * WINDOW_LENGTH..(i + 1) * WINDOW_LENGTH]);
         }
     }
     Ok(x)
@@ -59,22 +60,25 @@ mod tests {
 
     #[test]
     fn lays_out_channels_first() {
-        let w: Vec<u8> = (0..WINDOW_LEN).map(|i| b"ACGUN"[i % 5]).collect();
-        let s: Vec<f32> = (0..WINDOW_LEN).map(|i| i as f32).collect();
+        let w: Vec<u8> = (0..WINDOW_LENGTH).map(|i| b"ACGUN"[i % 5]).collect();
+        let s: Vec<f32> = (0..WINDOW_LENGTH).map(|i| i as f32).collect();
         let x = channels_first(&[&w], Some(&s)).unwrap();
-        assert_eq!(x.len(), 5 * WINDOW_LEN);
+        assert_eq!(x.len(), 5 * WINDOW_LENGTH);
         assert_eq!(&x[..5], &[1., 0., 0., 0., 0.]); // channel A over positions 0..5
         assert_eq!(
-            &x[3 * WINDOW_LEN..3 * WINDOW_LEN + 5],
+            &x[3 * WINDOW_LENGTH..3 * WINDOW_LENGTH + 5],
             &[0., 0., 0., 1., 0.]
         ); // U
-        assert_eq!(&x[4 * WINDOW_LEN..], s.as_slice());
-        assert_eq!(channels_first(&[&w], None).unwrap().len(), 4 * WINDOW_LEN);
+        assert_eq!(&x[4 * WINDOW_LENGTH..], s.as_slice());
+        assert_eq!(
+            channels_first(&[&w], None).unwrap().len(),
+            4 * WINDOW_LENGTH
+        );
     }
 
     #[test]
     fn names_bad_windows() {
-        let good = vec![b'A'; WINDOW_LEN];
+        let good = vec![b'A'; WINDOW_LENGTH];
         let mut bad = good.clone();
         bad[7] = b'T';
         let err = channels_first(&[&good, &bad], None)

@@ -10,7 +10,8 @@ use super::layers::{BatchNorm, Encoder, Linear};
 use super::mfe_cpu::MfeCpu;
 use super::weights::Vb;
 use super::{input, load, passes, Device, Kind};
-use crate::encode::{ALPHABET, WINDOW_LEN};
+use crate::encode::ALPHABET;
+use crate::window::WINDOW_LENGTH;
 use crate::Result;
 
 /// The network: conv stack with pooling (100 → 12 positions), flattened, then an MLP with BatchNorm.
@@ -25,7 +26,7 @@ pub(crate) struct MfeNet {
 
 impl MfeNet {
     pub fn load(vb: &Vb, cfg: &MfeConfig) -> candle_core::Result<Self> {
-        let flat = cfg.conv1.width * cfg.conv1.out_len(WINDOW_LEN);
+        let flat = cfg.conv1.width * cfg.conv1.out_len(WINDOW_LENGTH);
         Ok(Self {
             conv1: Encoder::load(&vb.pp("conv1"), &cfg.conv1)?,
             hidden2first: Linear::load(&vb.pp("hidden2first"), flat, cfg.hidden)?,

@@ -118,19 +118,19 @@ mod tests {
     use candle_core::{Device, Tensor};
 
     use super::*;
-    use crate::encode::WINDOW_LEN;
     use crate::model::cpu_layers::testing::{
         random_input, random_weights, reference_weights, worst,
     };
     use crate::model::mfe::MfeNet;
     use crate::model::{load, Kind};
+    use crate::window::WINDOW_LENGTH;
 
     /// Largest |Δ| between the CPU path and the candle network allowed.
     const TOLERANCE: f32 = 1e-5;
 
     fn compare(net: &MfeNet, cpu: &MfeCpu, n: usize, seed: u64) -> f32 {
         let x = random_input(n, seed);
-        let t = Tensor::from_vec(x.clone(), (n, 5, WINDOW_LEN), &Device::Cpu).unwrap();
+        let t = Tensor::from_vec(x.clone(), (n, 5, WINDOW_LENGTH), &Device::Cpu).unwrap();
         let want = net.forward(&t).unwrap().to_vec1::<f32>().unwrap();
         worst(&cpu.forward(&x), &want)
     }

@@ -5,7 +5,7 @@
 use candle_core::{Device, Tensor};
 
 use super::model_error;
-use crate::encode::WINDOW_LEN;
+use crate::window::WINDOW_LENGTH;
 use crate::Result;
 
 /// Runs `forward` on the channel-first input `x` (`channels` × 100 values per window) as one
@@ -16,8 +16,8 @@ pub(crate) fn run(
     device: &Device,
     forward: impl FnOnce(Tensor) -> candle_core::Result<Vec<f32>>,
 ) -> Result<Vec<f32>> {
-    let windows = x.len() / (channels * WINDOW_LEN);
-    Tensor::from_slice(x, (windows, channels, WINDOW_LEN), device)
+    let windows = x.len() / (channels * WINDOW_LENGTH);
+    Tensor::from_slice(x, (windows, channels, WINDOW_LENGTH), device)
         .and_then(forward)
         .map_err(model_error)
 }

@@ -10,7 +10,8 @@ use super::layers::{Encoder, EncoderLayer, Linear, TransformerEncoder};
 use super::structure_cpu::StructureCpu;
 use super::weights::Vb;
 use super::{gemm_bf16, input, load, passes, Device, Kind, Precision};
-use crate::encode::{get_pe, ALPHABET, PE_FEATURES, WINDOW_LEN};
+use crate::encode::{get_pe, ALPHABET, PE_FEATURES};
+use crate::window::WINDOW_LENGTH;
 use crate::{Error, Result};
 
 /// The network: conv stack, concatenated positional features, 6 transformer layers, per-position head.
@@ -38,8 +39,8 @@ impl StructureNet {
             EncoderLayer::load(&vb.pp("encoder_layer"), &cfg.transformer)
         })?;
         let pe = Tensor::from_vec(
-            get_pe(WINDOW_LEN, WINDOW_LEN),
-            (1, WINDOW_LEN, PE_FEATURES),
+            get_pe(WINDOW_LENGTH, WINDOW_LENGTH),
+            (1, WINDOW_LENGTH, PE_FEATURES),
             &vb.device(),
         )?;
         Ok(Self {

@@ -28,7 +28,8 @@ use super::gemm_bf16::{self, PackedB};
 use super::gemm_f32::{matmul, Mat};
 use super::weights::Vb;
 use super::Precision;
-use crate::encode::{get_pe, PE_FEATURES, WINDOW_LEN};
+use crate::encode::{get_pe, PE_FEATURES};
+use crate::window::WINDOW_LENGTH;
 
 /// Windows per tile: 400-row GEMMs amortise the weight packing while a tile's activations
 /// (~12 kB per row) stay near the L2 cache.
@@ -51,7 +52,7 @@ struct Scratch {
 
 impl Scratch {
     fn new(net: &StructureCpu) -> Self {
-        let rows = TILE * WINDOW_LEN;
+        let rows = TILE * WINDOW_LENGTH;
         let (e, c) = (net.d_model, net.width);
         let ff = net.layers.first().map_or(0, |l| l.linear1.output());
         Self {
@@ -60,7 +61,7 @@ impl Scratch {
             tmp: vec![0.0; rows * c.max(e)],
             x: vec![0.0; rows * e],
             qkv: vec![0.0; rows * 3 * e],
-            scores: vec![0.0; WINDOW_LEN * WINDOW_LEN],
+            scores: vec![0.0; WINDOW_LENGTH * WINDOW_LENGTH],
             attn: vec![0.0; rows * e],
             hidden: vec![0.0; rows * ff.max(net.hidden2first.output())],
             keys: PackedB::empty(),
@@ -116,7 +117,7 @@ impl StructureCpu {
         Ok(Self {
             stem,
             resnets,
-            pe: get_pe(WINDOW_LEN, WINDOW_LEN),
+            pe: get_pe(WINDOW_LENGTH, WINDOW_LENGTH),
             layers,
             hidden2first: Dense::load(&vb.pp("hidden2first"), e, cfg.hidden)?,
             first2med: Dense::load(&vb.pp("first2med"), cfg.hidden, cfg.med)?,
@@ -132,17 +133,17 @@ impl StructureCpu {
     /// `x`: one-hot channels-first `[B, 4, 100]` → `[B, 100]`: one run of tiles per thread of the
     /// rayon pool (how windows are grouped does not change their values).
     pub fn forward(&self, x: &[f32]) -> Vec<f32> {
-        let per_window = self.stem.cin * WINDOW_LEN;
+        let per_window = self.stem.cin * WINDOW_LENGTH;
         let windows = x.len() / per_window;
-        let mut out = vec![0.0; windows * WINDOW_LEN];
+        let mut out = vec![0.0; windows * WINDOW_LENGTH];
         let tiles = windows.div_ceil(TILE);
         let per_task = tiles.div_ceil(rayon::current_num_threads()).max(1) * TILE;
-        out.par_chunks_mut(per_task * WINDOW_LEN)
+        out.par_chunks_mut(per_task * WINDOW_LENGTH)
             .zip(x.par_chunks(per_task * per_window))
             .for_each(|(out, x)| {
                 let mut scratch = self.take_scratch();
                 for (out, x) in out
-                    .chunks_mut(TILE * WINDOW_LEN)
+                    .chunks_mut(TILE * WINDOW_LENGTH)
                     .zip(x.chunks(TILE * per_window))
                 {
                     self.tile(x, out, &mut scratch);
@@ -191,10 +192,10 @@ impl StructureCpu {
         let rows = out.len();
         let (e, c, cin) = (self.d_model, self.width, self.stem.cin);
         // channels-first input → time-major rows (ReLU/BN happen in the conv's im2col)
-        for (w, xw) in x.chunks_exact(cin * WINDOW_LEN).enumerate() {
-            for t in 0..WINDOW_LEN {
+        for (w, xw) in x.chunks_exact(cin * WINDOW_LENGTH).enumerate() {
+            for t in 0..WINDOW_LENGTH {
                 for ch in 0..cin {
-                    s.tmp[(w * WINDOW_LEN + t) * cin + ch] = xw[ch * WINDOW_LEN + t];
+                    s.tmp[(w * WINDOW_LENGTH + t) * cin + ch] = xw[ch * WINDOW_LENGTH + t];
                 }
             }
         }
@@ -208,7 +209,7 @@ impl StructureCpu {
         }
         // cat([conv, pe]) along channels
         for (r, xr) in s.x[..rows * e].chunks_exact_mut(e).enumerate() {
-            let t = r % WINDOW_LEN;
+            let t = r % WINDOW_LENGTH;
             xr[..c].copy_from_slice(&s.conv[r * c..(r + 1) * c]);
             xr[c..].copy_from_slice(&self.pe[t * PE_FEATURES..(t + 1) * PE_FEATURES]);
         }
@@ -234,26 +235,33 @@ impl StructureCpu {
         let e = self.d_model;
         let (hd, three) = (e / self.nhead, 3 * e);
         l.qkv(&mut s.qkv, &s.x, rows);
-        for w in 0..rows / WINDOW_LEN {
-            let qkv = &s.qkv[w * WINDOW_LEN * three..(w + 1) * WINDOW_LEN * three];
-            let attn = &mut s.attn[w * WINDOW_LEN * e..(w + 1) * WINDOW_LEN * e];
+        for w in 0..rows / WINDOW_LENGTH {
+            let qkv = &s.qkv[w * WINDOW_LENGTH * three..(w + 1) * WINDOW_LENGTH * three];
+            let attn = &mut s.attn[w * WINDOW_LENGTH * e..(w + 1) * WINDOW_LENGTH * e];
             for h in 0..self.nhead {
                 let (q, k, v) = (&qkv[h * hd..], &qkv[e + h * hd..], &qkv[2 * e + h * hd..]);
                 if self.precision == Precision::Bf16 {
-                    s.keys.pack_transposed(k, WINDOW_LEN, hd, three);
-                    gemm_bf16::matmul(&mut s.scores, WINDOW_LEN, q, three, WINDOW_LEN, &s.keys);
-                    softmax_rows(&mut s.scores, WINDOW_LEN);
-                    s.values.pack(v, WINDOW_LEN, hd, three);
+                    s.keys.pack_transposed(k, WINDOW_LENGTH, hd, three);
+                    gemm_bf16::matmul(
+                        &mut s.scores,
+                        WINDOW_LENGTH,
+                        q,
+                        three,
+                        WINDOW_LENGTH,
+                        &s.keys,
+                    );
+                    softmax_rows(&mut s.scores, WINDOW_LENGTH);
+                    s.values.pack(v, WINDOW_LENGTH, hd, three);
                     let (p, out) = (&s.scores, &mut attn[h * hd..]);
-                    gemm_bf16::matmul(out, e, p, WINDOW_LEN, WINDOW_LEN, &s.values);
+                    gemm_bf16::matmul(out, e, p, WINDOW_LENGTH, WINDOW_LENGTH, &s.values);
                     continue;
                 }
-                let q = Mat::new(q, WINDOW_LEN, hd, three);
-                let k = Mat::new(k, WINDOW_LEN, hd, three);
-                let v = Mat::new(v, WINDOW_LEN, hd, three);
-                matmul(&mut s.scores, WINDOW_LEN, q, k.t());
-                softmax_rows(&mut s.scores, WINDOW_LEN);
-                let p = Mat::new(&s.scores, WINDOW_LEN, WINDOW_LEN, WINDOW_LEN);
+                let q = Mat::new(q, WINDOW_LENGTH, hd, three);
+                let k = Mat::new(k, WINDOW_LENGTH, hd, three);
+                let v = Mat::new(v, WINDOW_LENGTH, hd, three);
+                matmul(&mut s.scores, WINDOW_LENGTH, q, k.t());
+                softmax_rows(&mut s.scores, WINDOW_LENGTH);
+                let p = Mat::new(&s.scores, WINDOW_LENGTH, WINDOW_LENGTH, WINDOW_LENGTH);
                 matmul(&mut attn[h * hd..], e, p, v);
             }
         }

@@ -4,17 +4,15 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
 use crate::fasta::{decompress, normalize};
+use crate::window::WINDOW_LENGTH;
 use crate::{Error, Result};
-
-/// Sequences are cut to this many nucleotides, as the original does (the models see 100-nt windows).
-pub const MAX_LEN: usize = 100;
 
 /// One record of a Structure/MFE training file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FoldRecord {
     /// The record id.
     pub id: String,
-    /// The sequence, `A C G U N`, at most [`MAX_LEN`] nt.
+    /// The sequence, `A C G U N`, at most [`WINDOW_LENGTH`] nt.
     pub seq: Vec<u8>,
     /// The pairing target per nucleotide (`(` → +1, `)` → −1, `.` → 0), as long as `seq`.
     pub pairing: Vec<f32>,
@@ -84,12 +82,12 @@ impl RawRecord {
         )
     }
 
-    /// The sequence `seq` normalised to upper-case `A C G U N` and cut to [`MAX_LEN`].
+    /// The sequence `seq` normalised to upper-case `A C G U N` and cut to [`WINDOW_LENGTH`].
     fn sequence(&self, path: &Path, seq: &[u8]) -> Result<Vec<u8>> {
         if seq.is_empty() {
             return Err(self.error(path, "empty sequence"));
         }
-        let mut seq = seq[..seq.len().min(MAX_LEN)].to_vec();
+        let mut seq = seq[..seq.len().min(WINDOW_LENGTH)].to_vec();
         normalize(&mut seq).map_err(|(pos, b)| {
             self.error(
                 path,
@@ -171,7 +169,7 @@ fn parse_fold(path: &Path, r: &RawRecord) -> Result<FoldRecord> {
                 ))
             }
         };
-        if i < MAX_LEN {
+        if i < WINDOW_LENGTH {
             pairing.push(v);
         }
     }
@@ -184,7 +182,7 @@ fn parse_fold(path: &Path, r: &RawRecord) -> Result<FoldRecord> {
 }
 
 /// Reads plain FASTA sequences (classifier positives or negatives): ids and sequences normalised to
-/// upper-case `A C G U N`, each cut to its first [`MAX_LEN`] nt as the original does.
+/// upper-case `A C G U N`, each cut to its first [`WINDOW_LENGTH`] nt as the original does.
 pub fn read_sequences(path: &Path) -> Result<Vec<(String, Vec<u8>)>> {
     read_raw(path)?
         .iter()

@@ -15,7 +15,8 @@ use std::str::FromStr;
 
 use crate::error::Error;
 
-/// The window length of the published models.
+/// The window length of the published models: the length they were trained on and read, and the
+/// length training sequences are cut to, as the original cuts them.
 pub const WINDOW_LENGTH: usize = 100;
 
 /// A strand.

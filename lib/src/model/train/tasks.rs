@@ -8,7 +8,7 @@ use super::ctx::TrainCtx;
 use super::engine::{
     classifier_step, mfe_step, structure_step, ClassifierBatch, FoldBatch, Grads, MfeBatch, Weights,
 };
-use crate::encode::{channel, get_pe, PE_FEATURES, WINDOW_LEN};
+use crate::encode::{channel, get_pe, PE_FEATURES};
 use crate::eval::{score_key, summarize, Counts, Points};
 use crate::model::classifier::ClassifierNet;
 use crate::model::config::{ClassifierConfig, MfeConfig, StructureConfig};
@@ -19,6 +19,7 @@ use crate::model::structure_cpu::StructureCpu;
 use crate::model::weights::Vb;
 use crate::model::{Attention, Kind};
 use crate::train::ClassifierOptions;
+use crate::window::WINDOW_LENGTH;
 
 /// How an epoch's batches are drawn.
 pub(crate) enum Sampling {
@@ -80,20 +81,21 @@ fn eval_chunk(device: &Device) -> usize {
 /// Channel-first model input [n, 4 (+1), 100]: zero-padded one-hot (+ the structure channel).
 pub(crate) fn channels_first(seqs: &[&[u8]], structure: Option<&[f32]>) -> Vec<f32> {
     let c = 4 + usize::from(structure.is_some());
-    let mut x = vec![0.0f32; seqs.len() * c * WINDOW_LEN];
+    let mut x = vec![0.0f32; seqs.len() * c * WINDOW_LENGTH];
     for (i, (seq, out)) in seqs
         .iter()
-        .zip(x.chunks_exact_mut(c * WINDOW_LEN))
+        .zip(x.chunks_exact_mut(c * WINDOW_LENGTH))
         .enumerate()
     {
-        for (t, &b) in seq.iter().take(WINDOW_LEN).enumerate() {
+        for (t, &b) in seq.iter().take(WINDOW_LENGTH).enumerate() {
             // the readers only give A C G U N
             if let Ok(Some(ch)) = channel(b) {
-                out[ch * WINDOW_LEN + t] = 1.0;
+                out[ch * WINDOW_LENGTH + t] = 1.0;
             }
         }
         if let Some(s) = structure {
-            out[4 * WINDOW_LEN..].copy_from_slice(&s[i * WINDOW_LEN..(i + 1) * WINDOW_LEN]);
+            out[4 * WINDOW_LENGTH..]
+                .copy_from_slice(&s[i * WINDOW_LENGTH..(i + 1) * WINDOW_LENGTH]);
         }
     }
     x
@@ -109,8 +111,8 @@ fn gather(data: &[f32], width: usize, idx: &[usize]) -> Vec<f32> {
 
 /// `get_pe(len, 100)` for every length 1..=100 (index len − 1).
 pub(crate) fn pe_tables() -> Vec<Vec<f32>> {
-    (1..=WINDOW_LEN)
-        .map(|len| get_pe(len, WINDOW_LEN))
+    (1..=WINDOW_LENGTH)
+        .map(|len| get_pe(len, WINDOW_LENGTH))
         .collect()
 }
 
@@ -124,15 +126,15 @@ pub(crate) struct FoldSet {
 impl FoldSet {
     pub fn new(records: &[crate::train::FoldRecord]) -> Self {
         let seqs: Vec<&[u8]> = records.iter().map(|r| r.seq.as_slice()).collect();
-        let mut pairing = vec![0.0f32; records.len() * WINDOW_LEN];
-        for (r, out) in records.iter().zip(pairing.chunks_exact_mut(WINDOW_LEN)) {
+        let mut pairing = vec![0.0f32; records.len() * WINDOW_LENGTH];
+        for (r, out) in records.iter().zip(pairing.chunks_exact_mut(WINDOW_LENGTH)) {
             out[..r.pairing.len()].copy_from_slice(&r.pairing);
         }
         Self {
             x: channels_first(&seqs, None),
             lens: records
                 .iter()
-                .map(|r| r.seq.len().clamp(1, WINDOW_LEN))
+                .map(|r| r.seq.len().clamp(1, WINDOW_LENGTH))
                 .collect(),
             pairing,
         }
@@ -146,14 +148,14 @@ impl FoldSet {
     /// `idx`, as plain values.
     fn values(&self, idx: &[usize], pe: &[Vec<f32>]) -> [Vec<f32>; 4] {
         let b = idx.len();
-        let mut p = Vec::with_capacity(b * WINDOW_LEN * PE_FEATURES);
-        let mut mask = vec![0.0f32; b * WINDOW_LEN];
+        let mut p = Vec::with_capacity(b * WINDOW_LENGTH * PE_FEATURES);
+        let mut mask = vec![0.0f32; b * WINDOW_LENGTH];
         for (k, &i) in idx.iter().enumerate() {
             p.extend_from_slice(&pe[self.lens[i] - 1]);
-            mask[k * WINDOW_LEN..k * WINDOW_LEN + self.lens[i]].fill(1.0);
+            mask[k * WINDOW_LENGTH..k * WINDOW_LENGTH + self.lens[i]].fill(1.0);
         }
-        let x = gather(&self.x, 4 * WINDOW_LEN, idx);
-        [x, p, mask, gather(&self.pairing, WINDOW_LEN, idx)]
+        let x = gather(&self.x, 4 * WINDOW_LENGTH, idx);
+        [x, p, mask, gather(&self.pairing, WINDOW_LENGTH, idx)]
     }
 
     /// (one-hot [b, 4, 100], PE [b, 100, 111], mask [b, 100], target [b, 100]) of the samples
@@ -162,10 +164,10 @@ impl FoldSet {
         let b = idx.len();
         let [x, p, mask, target] = self.values(idx, pe);
         Ok([
-            Tensor::from_vec(x, (b, 4, WINDOW_LEN), dev)?,
-            Tensor::from_vec(p, (b, WINDOW_LEN, PE_FEATURES), dev)?,
-            Tensor::from_vec(mask, (b, WINDOW_LEN), dev)?,
-            Tensor::from_vec(target, (b, WINDOW_LEN), dev)?,
+            Tensor::from_vec(x, (b, 4, WINDOW_LENGTH), dev)?,
+            Tensor::from_vec(p, (b, WINDOW_LENGTH, PE_FEATURES), dev)?,
+            Tensor::from_vec(mask, (b, WINDOW_LENGTH), dev)?,
+            Tensor::from_vec(target, (b, WINDOW_LENGTH), dev)?,
         ])
     }
 }
@@ -207,13 +209,13 @@ pub(crate) fn predict_structure(
     dev: &Device,
 ) -> Result<Vec<f32>> {
     let (full, short): (Vec<usize>, Vec<usize>) = match &model.cpu {
-        Some(_) => (0..set.len()).partition(|&i| set.lens[i] == WINDOW_LEN),
+        Some(_) => (0..set.len()).partition(|&i| set.lens[i] == WINDOW_LENGTH),
         None => (Vec::new(), (0..set.len()).collect()),
     };
-    let mut out = vec![0.0f32; set.len() * WINDOW_LEN];
+    let mut out = vec![0.0f32; set.len() * WINDOW_LENGTH];
     if let Some(cpu) = &model.cpu {
         for idx in full.chunks(4096) {
-            let pred = cpu.forward(&gather(&set.x, 4 * WINDOW_LEN, idx));
+            let pred = cpu.forward(&gather(&set.x, 4 * WINDOW_LENGTH, idx));
             scatter(&mut out, &pred, idx);
         }
     }
@@ -232,8 +234,8 @@ pub(crate) fn predict_structure(
 
 /// Rows of `rows` (of 100 values) written to the samples `idx` of `out`.
 fn scatter(out: &mut [f32], rows: &[f32], idx: &[usize]) {
-    for (row, &i) in rows.chunks_exact(WINDOW_LEN).zip(idx) {
-        out[i * WINDOW_LEN..(i + 1) * WINDOW_LEN].copy_from_slice(row);
+    for (row, &i) in rows.chunks_exact(WINDOW_LENGTH).zip(idx) {
+        out[i * WINDOW_LENGTH..(i + 1) * WINDOW_LENGTH].copy_from_slice(row);
     }
 }
 
@@ -309,7 +311,7 @@ impl Task for StructureTask {
         let pred = predict_structure(net, &self.val, dev)?;
         let (mut sq, mut n) = (0f64, 0f64);
         for (i, &len) in self.val.lens.iter().enumerate() {
-            let row = i * WINDOW_LEN..i * WINDOW_LEN + len;
+            let row = i * WINDOW_LENGTH..i * WINDOW_LENGTH + len;
             for (p, t) in pred[row.clone()].iter().zip(&self.val.pairing[row]) {
                 sq += f64::from(p - t).powi(2);
             }
@@ -336,8 +338,8 @@ impl Samples {
     }
     fn x(&self, idx: &[usize], dev: &Device) -> Result<Tensor> {
         Tensor::from_vec(
-            gather(&self.x, 5 * WINDOW_LEN, idx),
-            (idx.len(), 5, WINDOW_LEN),
+            gather(&self.x, 5 * WINDOW_LENGTH, idx),
+            (idx.len(), 5, WINDOW_LENGTH),
             dev,
         )
     }
@@ -369,13 +371,13 @@ pub(crate) fn predict_mfe(model: &EvalMfe, x: &[f32], dev: &Device) -> Result<Ve
     if let Some(cpu) = &model.cpu {
         return Ok(cpu.forward(x));
     }
-    let n = x.len() / (5 * WINDOW_LEN);
+    let n = x.len() / (5 * WINDOW_LENGTH);
     let all: Vec<usize> = (0..n).collect();
     let mut out = Vec::with_capacity(n);
     for idx in all.chunks(eval_chunk(dev)) {
         let t = Tensor::from_vec(
-            gather(x, 5 * WINDOW_LEN, idx),
-            (idx.len(), 5, WINDOW_LEN),
+            gather(x, 5 * WINDOW_LENGTH, idx),
+            (idx.len(), 5, WINDOW_LENGTH),
             dev,
         )?;
         out.extend(model.net.forward(&t)?.to_vec1::<f32>()?);
@@ -418,7 +420,7 @@ impl Task for MfeTask {
         grads: &mut Grads,
     ) -> Result<f64> {
         let batch = MfeBatch {
-            x: &gather(&self.train.x, 5 * WINDOW_LEN, micro),
+            x: &gather(&self.train.x, 5 * WINDOW_LENGTH, micro),
             target: &gather(&self.train.y, 1, micro),
         };
         mfe_step(weights, &batch, scale, ctx, grads)
@@ -529,7 +531,7 @@ impl Task for ClassifierTask {
         grads: &mut Grads,
     ) -> Result<f64> {
         let batch = ClassifierBatch {
-            x: &gather(&self.train.x, 5 * WINDOW_LEN, micro),
+            x: &gather(&self.train.x, 5 * WINDOW_LENGTH, micro),
             mfe: &gather(&self.train_mfe, 1, micro),
             labels: &gather(&self.train.y, 1, micro),
         };

@@ -9,11 +9,11 @@ use super::blocks::{BatchNorm, Encoder, EncoderLayer, Linear};
 use super::buf::Buf;
 use super::ops::{apply_mask, elu, elu_backward, transpose_windows};
 use super::{Grads, Weights};
-use crate::encode::WINDOW_LEN;
 use crate::model::classifier::DP2;
 use crate::model::config::ClassifierConfig;
 use crate::model::train::TrainCtx;
 use crate::train::ClassifierOptions;
+use crate::window::WINDOW_LENGTH;
 
 /// One micro-batch of model C: bases and structure channels-first `[b, 5, 100]`, the MFE input
 /// `[b]` and the labels `[b]` (1 for a positive).
@@ -36,7 +36,7 @@ pub(crate) fn classifier_step(
     let cfg = ClassifierConfig::default();
     let t = &cfg.transformer;
     let (cin, c, e) = (cfg.conv1.in_channels, cfg.conv1.width, t.d_model);
-    let len = cfg.conv1.out_len(WINDOW_LEN);
+    let len = cfg.conv1.out_len(WINDOW_LENGTH);
     let span = c * len; // values of a window's conv map: its tokens × E
     let tokens = span / e;
     let conv1 = Encoder::load(weights, "conv1", &cfg.conv1)?;
@@ -55,8 +55,8 @@ pub(crate) fn classifier_step(
     let ff2 = Linear::load(weights, "FF2", cfg.hidden, 2)?;
 
     // forward, keeping what the backward pass needs
-    let x0 = transpose_windows(batch.x, cin, WINDOW_LEN);
-    let (h, conv_cache) = conv1.forward(&x0, WINDOW_LEN, ctx)?;
+    let x0 = transpose_windows(batch.x, cin, WINDOW_LENGTH);
+    let (h, conv_cache) = conv1.forward(&x0, WINDOW_LENGTH, ctx)?;
     drop(x0);
     // .view(B, -1, 64) of the [B, 64, 6] map: its channel-major flatten read as tokens
     let mut x = transpose_windows(&h, len, c);

@@ -7,9 +7,9 @@ use candle_core::Result;
 use super::blocks::{BatchNorm, Encoder, Linear};
 use super::ops::{elu, elu_backward, transpose_windows};
 use super::{Grads, Weights};
-use crate::encode::WINDOW_LEN;
 use crate::model::config::MfeConfig;
 use crate::model::train::TrainCtx;
+use crate::window::WINDOW_LENGTH;
 
 /// One micro-batch of model B: bases and structure channels-first `[b, 5, 100]`, and the target
 /// |MFE| / length `[b]`.
@@ -29,7 +29,7 @@ pub(crate) fn mfe_step(
 ) -> Result<f64> {
     let cfg = MfeConfig::default();
     let (cin, c) = (cfg.conv1.in_channels, cfg.conv1.width);
-    let len = cfg.conv1.out_len(WINDOW_LEN);
+    let len = cfg.conv1.out_len(WINDOW_LENGTH);
     let conv1 = Encoder::load(weights, "conv1", &cfg.conv1)?;
     let hidden2first = Linear::load(weights, "hidden2first", c * len, cfg.hidden)?;
     let bn1 = BatchNorm::load(weights, "bn1", cfg.hidden)?;
@@ -38,8 +38,8 @@ pub(crate) fn mfe_step(
     let ff1 = Linear::load(weights, "FF1", cfg.med, 1)?;
 
     // forward, keeping what the backward pass needs
-    let x0 = transpose_windows(batch.x, cin, WINDOW_LEN);
-    let (h, conv_cache) = conv1.forward(&x0, WINDOW_LEN, ctx)?;
+    let x0 = transpose_windows(batch.x, cin, WINDOW_LENGTH);
+    let (h, conv_cache) = conv1.forward(&x0, WINDOW_LENGTH, ctx)?;
     drop(x0);
     // view(B, -1) of the [B, 64, 12] map: channel-major
     let flat = transpose_windows(&h, len, c);

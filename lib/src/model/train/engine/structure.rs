@@ -7,9 +7,10 @@ use super::blocks::{Encoder, EncoderLayer, Linear};
 use super::buf::Buf;
 use super::ops::{elu, elu_backward, transpose_windows};
 use super::{Grads, Weights};
-use crate::encode::{PE_FEATURES, WINDOW_LEN};
+use crate::encode::PE_FEATURES;
 use crate::model::config::StructureConfig;
 use crate::model::train::TrainCtx;
+use crate::window::WINDOW_LENGTH;
 
 /// One micro-batch of model A: channels-first one-hot `[b, 4, 100]`, PE `[b, 100, 111]`, and per
 /// position the loss mask and the pairing target `[b, 100]`.
@@ -47,8 +48,8 @@ pub(crate) fn structure_step(
     let rows = batch.x.len() / cin;
 
     // forward, keeping what the backward pass needs
-    let x0 = transpose_windows(batch.x, cin, WINDOW_LEN);
-    let (h, conv_cache) = conv_in.forward(&x0, WINDOW_LEN, ctx)?;
+    let x0 = transpose_windows(batch.x, cin, WINDOW_LENGTH);
+    let (h, conv_cache) = conv_in.forward(&x0, WINDOW_LENGTH, ctx)?;
     drop(x0);
     let mut x = Buf::zeros(rows * e);
     for (r, xr) in x.chunks_exact_mut(e).enumerate() {
@@ -58,7 +59,7 @@ pub(crate) fn structure_step(
     drop(h);
     let mut layer_caches = Vec::with_capacity(encoder.len());
     for layer in &encoder {
-        let (y, cache) = layer.forward(x, WINDOW_LEN, ctx);
+        let (y, cache) = layer.forward(x, WINDOW_LENGTH, ctx);
         layer_caches.push(cache);
         x = y;
     }

@@ -13,11 +13,11 @@ use super::super::tasks::{
     channels_first, pe_tables, ClassifierTask, FoldSet, MfeTask, Samples, StructureTask, Task,
 };
 use super::Grads;
-use crate::encode::WINDOW_LEN;
 use crate::model::train::TrainCtx;
 use crate::model::weights::Vb;
 use crate::model::Kind;
 use crate::train::{ClassifierOptions, FoldRecord};
+use crate::window::WINDOW_LENGTH;
 
 /// Random records of these lengths: sequences over ACGU and pairing targets in {−1, 0, 1}.
 fn fold_records(lens: &[usize], rng: &mut ChaCha8Rng) -> Vec<FoldRecord> {
@@ -42,7 +42,7 @@ fn samples(lens: &[usize], y: Vec<f32>, rng: &mut ChaCha8Rng) -> Samples {
         .map(|&len| (0..len).map(|_| b"ACGU"[rng.random_range(0..4)]).collect())
         .collect();
     let seqs: Vec<&[u8]> = seqs.iter().map(Vec::as_slice).collect();
-    let structure: Vec<f32> = (0..lens.len() * WINDOW_LEN)
+    let structure: Vec<f32> = (0..lens.len() * WINDOW_LENGTH)
         .map(|_| rng.random_range(-1.0..1.0))
         .collect();
     Samples {
