@@ -119,3 +119,34 @@ pub fn message(err: &anyhow::Error) -> String {
     }
     out.replace(['\n', '\r'], " ")
 }
+
+/// The metadata line a binary writes above its stream: `#TOOL VERSION FIELD ...`, the record of
+/// what made the rows (resumes and later stages read it back).
+pub struct Meta(String);
+
+impl Meta {
+    /// `#tool VERSION`.
+    pub fn new(tool: &str) -> Self {
+        Self(format!("#{tool} {}", env!("CARGO_PKG_VERSION")))
+    }
+
+    /// Appends ` field`.
+    pub fn field(mut self, field: impl std::fmt::Display) -> Self {
+        use std::fmt::Write as _;
+        let _ = write!(self.0, " {field}");
+        self
+    }
+
+    /// Appends ` field` when there is one.
+    pub fn maybe(self, field: Option<impl std::fmt::Display>) -> Self {
+        match field {
+            Some(field) => self.field(field),
+            None => self,
+        }
+    }
+
+    /// The line.
+    pub fn line(self) -> String {
+        self.0
+    }
+}

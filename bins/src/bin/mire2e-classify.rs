@@ -11,7 +11,7 @@ use mire2e::pipeline::{classify_compat, Batching};
 use mire2e::stream;
 use mire2e::window::WINDOW_LENGTH;
 use mire2e_cli::attention::AttentionArgs;
-use mire2e_cli::common::Common;
+use mire2e_cli::common::{Common, Meta};
 use mire2e_cli::loci_args::{Loci, LociArgs};
 use mire2e_cli::model_args::StageModelArgs;
 use mire2e_cli::stage::{self, Batch, Stage};
@@ -176,11 +176,10 @@ fn run(args: &Args) -> anyhow::Result<()> {
     let loci = args.loci.open(args.model.bundle_in_use()?.as_ref())?;
     let (path, origin) = args.model.weights(Kind::Classifier)?;
     let model = Classifier::load(&path, &args.model.model.device)?;
-    let meta = format!(
-        "#mire2e-classify {} {origin} {}",
-        env!("CARGO_PKG_VERSION"),
-        args.attention.describe()
-    );
+    let meta = Meta::new("mire2e-classify")
+        .field(origin)
+        .field(args.attention.describe())
+        .line();
     let mut classify = Classify {
         model,
         batching: args.attention.batching(args.model.model.batch_size),

@@ -13,7 +13,10 @@ use mire2e::eval::{
 };
 use mire2e::fasta;
 use mire2e::stream::{Reader, Row};
-use mire2e_cli::{common::Common, output, progress};
+use mire2e_cli::{
+    common::{Common, Meta},
+    output, progress,
+};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -156,16 +159,17 @@ fn run(args: &Args) -> anyhow::Result<()> {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create the report directory {}", dir.display()))?;
     }
-    let mut meta = vec![format!(
-        "#mire2e-eval {} truth={} ({truth_desc}) rule={} partial={} strand={} threshold={} mapping={}",
-        env!("CARGO_PKG_VERSION"),
-        args.truth.display(),
-        args.rule,
-        args.partial,
-        if args.ignore_strand { "ignore" } else { "same" },
-        args.threshold,
-        describe_mapping(&options.mapping),
-    )];
+    let mut meta = vec![Meta::new("mire2e-eval")
+        .field(format_args!(
+            "truth={} ({truth_desc}) rule={} partial={} strand={} threshold={} mapping={}",
+            args.truth.display(),
+            args.rule,
+            args.partial,
+            if args.ignore_strand { "ignore" } else { "same" },
+            args.threshold,
+            describe_mapping(&options.mapping),
+        ))
+        .line()];
     let mut reports = Vec::new();
     for (path, label) in args.scores.iter().zip(&labels) {
         let (report, stream_meta) = evaluate(path, &truth, &options, args.common.quiet > 0)?;

@@ -8,7 +8,7 @@ use mire2e::model::{Kind, Structure};
 use mire2e::npy::NpyWriter;
 use mire2e::stream;
 use mire2e::window::WINDOW_LENGTH;
-use mire2e_cli::common::Common;
+use mire2e_cli::common::{Common, Meta};
 use mire2e_cli::model_args::{PrecisionArgs, StageModelArgs};
 use mire2e_cli::stage::{self, Batch, Stage};
 use mire2e_cli::train_args::TrainArgs;
@@ -110,10 +110,10 @@ fn run(args: &Args) -> anyhow::Result<()> {
     let (path, origin) = args.model.weights(Kind::Structure)?;
     let mut model = Structure::load(&path, &args.model.model.device)?;
     model.set_precision(args.precision.precision)?;
-    let mut meta = format!("#mire2e-fold {} {origin}", env!("CARGO_PKG_VERSION"));
-    if let Some(precision) = PrecisionArgs::describe(model.precision()) {
-        meta = format!("{meta} {precision}");
-    }
+    let meta = Meta::new("mire2e-fold")
+        .field(origin)
+        .maybe(PrecisionArgs::describe(model.precision()))
+        .line();
     let npy = args
         .npy
         .as_deref()

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use mire2e::model::{Kind, Mfe};
 use mire2e::stream;
-use mire2e_cli::common::Common;
+use mire2e_cli::common::{Common, Meta};
 use mire2e_cli::model_args::StageModelArgs;
 use mire2e_cli::stage::{self, Batch, Stage};
 use mire2e_cli::train_args::{InputModels, TrainArgs};
@@ -96,7 +96,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
     args.common.init()?;
     let (path, origin) = args.model.weights(Kind::Mfe)?;
     let model = Mfe::load(&path, &args.model.model.device)?;
-    let meta = format!("#mire2e-mfe {} {origin}", env!("CARGO_PKG_VERSION"));
+    let meta = Meta::new("mire2e-mfe").field(origin).line();
     let mut stage = MfeStage {
         model,
         batch_size: args.model.model.batch_size as usize,

@@ -9,7 +9,10 @@ use mire2e::fasta;
 use mire2e::stream::{Header, Writer};
 use mire2e::window::Parts;
 use mire2e_cli::window_args::{self, WindowArgs};
-use mire2e_cli::{common::Common, output, progress};
+use mire2e_cli::{
+    common::{Common, Meta},
+    output, progress,
+};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -49,11 +52,9 @@ fn run(args: &Args) -> anyhow::Result<()> {
     let params = args.windows.params(args.length)?;
     let name = output::input_name(&args.input);
     let mut reader = fasta::reader(name, output::open_input(&args.input)?)?;
-    let meta = format!(
-        "#mire2e-window {} {}",
-        env!("CARGO_PKG_VERSION"),
-        window_args::describe(&params)
-    );
+    let meta = Meta::new("mire2e-window")
+        .field(window_args::describe(&params))
+        .line();
     let mut writer = Writer::new(
         output::Output::create(&args.common.output)?,
         &Header::windows(meta),

@@ -14,7 +14,7 @@ use mire2e::report::{self, Histogram};
 use mire2e::stream::{self, Writer};
 use mire2e::window::{Strand, Window, WINDOW_LENGTH};
 use mire2e_cli::attention::AttentionArgs;
-use mire2e_cli::common::Common;
+use mire2e_cli::common::{Common, Meta};
 use mire2e_cli::loci_args::{Loci, LociArgs};
 use mire2e_cli::model_args::{ModelArgs, PrecisionArgs};
 use mire2e_cli::output::{self, Output};
@@ -99,23 +99,20 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         output::input_name(&args.input),
         output::open_input(&args.input)?,
     )?;
-    let mut meta = vec![format!(
-        "#mire2e scan {} {} model={} {}",
-        env!("CARGO_PKG_VERSION"),
-        window_args::describe(&params),
-        bundle.id(),
-        args.attention.describe()
-    )];
-    if let Some(precision) = PrecisionArgs::describe(cascade.structure.precision()) {
-        meta[0].push_str(&format!(" {precision}"));
-    }
-    if let Some(level) = args.prefilter {
-        meta[0].push_str(&format!(
-            " prefilter={level} min_stem={0} (rows with stem < {0} skipped the models: mfe and \
+    let prefilter = args.prefilter.map(|level| {
+        format!(
+            "prefilter={level} min_stem={0} (rows with stem < {0} skipped the models: mfe and \
              score written as 0)",
             level.min_score()
-        ));
-    }
+        )
+    });
+    let meta = vec![Meta::new("mire2e scan")
+        .field(window_args::describe(&params))
+        .field(format_args!("model={}", bundle.id()))
+        .field(args.attention.describe())
+        .maybe(PrecisionArgs::describe(cascade.structure.precision()))
+        .maybe(prefilter)
+        .line()];
     let columns = ScanColumns {
         full: args.full,
         prefilter: args.prefilter,
