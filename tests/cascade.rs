@@ -337,7 +337,11 @@ fn stage_errors_are_clear() {
          r\t20\t120\t+\t{a}\t{zeros}\t0\n",
         a = "A".repeat(100)
     );
-    let cases: [(&str, Vec<&str>, &str, &str); 6] = [
+    let backwards = format!(
+        "seq_id\tstart\tend\tstrand\tseq\nr\t100\t100\t+\t{}\n",
+        "A".repeat(100)
+    );
+    let cases: [(&str, Vec<&str>, &str, &str); 7] = [
         ("mire2e-fold", vec![], "", "empty input"),
         (
             "mire2e-fold",
@@ -350,6 +354,12 @@ fn stage_errors_are_clear() {
             vec![],
             "seq_id\tstart\tend\tstrand\tseq\nr\t0\t100\t+\tACGU\n",
             "line 2, column `seq`",
+        ),
+        (
+            "mire2e-fold",
+            vec![],
+            &backwards,
+            "line 2, column `end`: '100' is not after start 100",
         ),
         (
             "mire2e-mfe",

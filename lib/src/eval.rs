@@ -55,16 +55,13 @@ pub use plot::{PlotKind, Series};
 pub use truth::{locate_hairpins, read_bed, read_gff3, Located, Precursor, Truth};
 
 use crate::error::Result;
-use crate::stream::{Reader, Row};
+use crate::stream::{Location, LocationColumns, Reader, Row};
 use crate::window::Strand;
 
 /// Columns of a score stream: `seq_id start end strand score` (others are passed over).
 #[derive(Debug, Clone, Copy)]
 pub struct ScoreColumns {
-    seq_id: usize,
-    start: usize,
-    end: usize,
-    strand: usize,
+    location: LocationColumns,
     score: usize,
 }
 
@@ -87,10 +84,7 @@ impl ScoreColumns {
     /// Finds the columns, or names the one that is missing.
     pub fn find<R: BufRead>(reader: &Reader<R>) -> Result<Self> {
         Ok(Self {
-            seq_id: reader.require("seq_id")?,
-            start: reader.require("start")?,
-            end: reader.require("end")?,
-            strand: reader.require("strand")?,
+            location: LocationColumns::find(reader)?,
             score: reader.require("score")?,
         })
     }
@@ -116,24 +110,18 @@ impl ScoreColumns {
         reader: &Reader<R>,
         row: &'r Row,
     ) -> Result<ScoredWindow<'r>> {
-        let f = &row.fields;
-        let int = |i: usize| {
-            f[i].parse::<u64>()
-                .map_err(|_| reader.field_error(row, i, "is not a non-negative integer"))
-        };
-        let (start, end) = (int(self.start)?, int(self.end)?);
-        if end <= start {
-            return Err(reader.field_error(row, self.end, &format!("is not after start {start}")));
-        }
-        let strand = f[self.strand]
-            .parse()
-            .map_err(|_| reader.field_error(row, self.strand, "is not '+' or '-'"))?;
-        let score = match f[self.score].parse::<f32>() {
+        let Location {
+            seq_id,
+            start,
+            end,
+            strand,
+        } = self.location.parse(reader, row)?;
+        let score = match row.fields[self.score].parse::<f32>() {
             Ok(v) if v.is_finite() => v,
             _ => return Err(reader.field_error(row, self.score, "is not a finite number")),
         };
         Ok(ScoredWindow {
-            seq_id: &f[self.seq_id],
+            seq_id,
             start,
             end,
             strand,

@@ -227,13 +227,72 @@ fn csv_message(e: &csv::Error) -> String {
     }
 }
 
-/// Column indices of the window fields, with typed parsing.
+/// Column indices of a window's location (`seq_id start end strand`), with typed parsing: the one
+/// parser of locations, for window streams and score streams alike.
 #[derive(Debug, Clone, Copy)]
-pub struct WindowColumns {
+pub struct LocationColumns {
     seq_id: usize,
     start: usize,
     end: usize,
     strand: usize,
+}
+
+/// Where a window lies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Location<'a> {
+    /// Record id.
+    pub seq_id: &'a str,
+    /// 0-based start on the forward strand.
+    pub start: u64,
+    /// 0-based exclusive end, after `start`.
+    pub end: u64,
+    /// Strand.
+    pub strand: Strand,
+}
+
+impl LocationColumns {
+    /// Finds the location columns in a stream, or names the one that is missing.
+    pub fn find<R: BufRead>(reader: &Reader<R>) -> Result<Self> {
+        Ok(Self {
+            seq_id: reader.require("seq_id")?,
+            start: reader.require("start")?,
+            end: reader.require("end")?,
+            strand: reader.require("strand")?,
+        })
+    }
+
+    /// The start of `row`'s window, when it is a number ([`Self::parse`] reports it when not).
+    pub fn start_of(&self, row: &Row) -> Option<u64> {
+        row.fields.get(self.start)?.parse().ok()
+    }
+
+    /// Parses the location of `row`; errors name the line, the column and the value.
+    pub fn parse<'r, R: BufRead>(&self, reader: &Reader<R>, row: &'r Row) -> Result<Location<'r>> {
+        let f = &row.fields;
+        let int = |i: usize| {
+            f[i].parse::<u64>()
+                .map_err(|_| reader.field_error(row, i, "is not a non-negative integer"))
+        };
+        let (start, end) = (int(self.start)?, int(self.end)?);
+        if end <= start {
+            return Err(reader.field_error(row, self.end, &format!("is not after start {start}")));
+        }
+        let strand = f[self.strand]
+            .parse()
+            .map_err(|_| reader.field_error(row, self.strand, "is not '+' or '-'"))?;
+        Ok(Location {
+            seq_id: &f[self.seq_id],
+            start,
+            end,
+            strand,
+        })
+    }
+}
+
+/// Column indices of the window fields, with typed parsing.
+#[derive(Debug, Clone, Copy)]
+pub struct WindowColumns {
+    location: LocationColumns,
     seq: usize,
 }
 
@@ -256,17 +315,14 @@ impl WindowColumns {
     /// Finds the window columns in a stream, or names the one that is missing.
     pub fn find<R: BufRead>(reader: &Reader<R>) -> Result<Self> {
         Ok(Self {
-            seq_id: reader.require("seq_id")?,
-            start: reader.require("start")?,
-            end: reader.require("end")?,
-            strand: reader.require("strand")?,
+            location: LocationColumns::find(reader)?,
             seq: reader.require("seq")?,
         })
     }
 
     /// The start of `row`'s window, when it is a number ([`Self::parse`] reports it when not).
     pub fn start_of(&self, row: &Row) -> Option<u64> {
-        row.fields.get(self.start)?.parse().ok()
+        self.location.start_of(row)
     }
 
     /// Parses the window fields of `row`; `length` is the window length the model expects.
@@ -276,15 +332,13 @@ impl WindowColumns {
         row: &'r Row,
         length: usize,
     ) -> Result<WindowFields<'r>> {
-        let f = &row.fields;
-        let int = |i: usize| {
-            f[i].parse::<u64>()
-                .map_err(|_| reader.field_error(row, i, "is not a non-negative integer"))
-        };
-        let strand = f[self.strand]
-            .parse()
-            .map_err(|_| reader.field_error(row, self.strand, "is not '+' or '-'"))?;
-        let seq = f[self.seq].as_bytes();
+        let Location {
+            seq_id,
+            start,
+            end,
+            strand,
+        } = self.location.parse(reader, row)?;
+        let seq = row.fields[self.seq].as_bytes();
         if seq.len() != length {
             return Err(reader.field_error(
                 row,
@@ -307,9 +361,9 @@ impl WindowColumns {
             ));
         }
         Ok(WindowFields {
-            seq_id: &f[self.seq_id],
-            start: int(self.start)?,
-            end: int(self.end)?,
+            seq_id,
+            start,
+            end,
             strand,
             seq,
         })
