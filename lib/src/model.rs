@@ -28,21 +28,15 @@
 //! shape, float dtype) before anything is built, and any others in the file are ignored.
 
 mod classifier;
-mod classifier_cpu;
 pub mod config;
-mod cpu_layers;
-mod cpu_ops;
+mod cpu;
 mod device;
-mod gemm_bf16;
-mod gemm_f32;
 mod input;
 mod layers;
 mod load;
 mod mfe;
-mod mfe_cpu;
 mod passes;
 mod structure;
-mod structure_cpu;
 pub(crate) mod train;
 mod weights;
 

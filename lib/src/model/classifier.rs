@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use candle_core::Tensor;
 
-use super::classifier_cpu::ClassifierCpu;
 use super::config::ClassifierConfig;
+use super::cpu::ClassifierCpu;
 use super::layers::{BatchNorm, Encoder, EncoderLayer, Linear, TransformerEncoder};
 use super::train::TrainCtx;
 use super::weights::Vb;
@@ -132,7 +132,7 @@ impl ClassifierNet {
 /// Model C: the probability that a window holds a pre-miRNA (softmax class 0).
 pub struct Classifier {
     net: ClassifierNet,
-    /// On the CPU, the hand-written path of `Attention::Window` (`classifier_cpu`); `BatchCompat`
+    /// On the CPU, the hand-written path of `Attention::Window` (`cpu::classifier`); `BatchCompat`
     /// and a GPU take the candle network.
     cpu: Option<Box<ClassifierCpu>>,
     device: candle_core::Device,

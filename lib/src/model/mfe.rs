@@ -6,8 +6,8 @@ use std::path::Path;
 use candle_core::Tensor;
 
 use super::config::MfeConfig;
+use super::cpu::MfeCpu;
 use super::layers::{BatchNorm, Encoder, Linear};
-use super::mfe_cpu::MfeCpu;
 use super::weights::Vb;
 use super::{input, load, passes, Device, Kind};
 use crate::encode::ALPHABET;
@@ -57,7 +57,7 @@ pub struct Mfe {
     device: candle_core::Device,
 }
 
-/// The CPU runs the hand-written path (`mfe_cpu`), a GPU the candle network.
+/// The CPU runs the hand-written path (`cpu::mfe`), a GPU the candle network.
 enum Net {
     Candle(Box<MfeNet>),
     Cpu(Box<MfeCpu>),

@@ -6,10 +6,11 @@ use std::path::Path;
 use candle_core::{Tensor, D};
 
 use super::config::StructureConfig;
+use super::cpu::gemm_bf16;
+use super::cpu::StructureCpu;
 use super::layers::{Encoder, EncoderLayer, Linear, TransformerEncoder};
-use super::structure_cpu::StructureCpu;
 use super::weights::Vb;
-use super::{gemm_bf16, input, load, passes, Device, Kind, Precision};
+use super::{input, load, passes, Device, Kind, Precision};
 use crate::encode::{get_pe, ALPHABET, PE_FEATURES};
 use crate::window::WINDOW_LENGTH;
 use crate::{Error, Result};
@@ -80,7 +81,7 @@ pub struct Structure {
     device: candle_core::Device,
 }
 
-/// The CPU runs the hand-written path (`structure_cpu`), a GPU the candle network.
+/// The CPU runs the hand-written path (`cpu::structure`), a GPU the candle network.
 enum Net {
     Candle(StructureNet),
     Cpu(Box<StructureCpu>),

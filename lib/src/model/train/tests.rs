@@ -115,7 +115,7 @@ fn saved_weights_reproduce_the_training_model() {
     let loaded =
         crate::model::Structure::load_from_buffer(&bytes, &crate::model::Device::Cpu).unwrap();
     let got = loaded.predict(&seqs).unwrap();
-    // prediction takes the hand-written CPU path (structure_cpu), training candle's: the same
+    // prediction takes the hand-written CPU path (cpu::structure), training candle's: the same
     // network summed in another order, so equal to within the parity tolerance, not bit for bit
     assert_eq!(got.len(), want.len());
     let worst = got
@@ -129,7 +129,7 @@ fn saved_weights_reproduce_the_training_model() {
 #[test]
 fn structure_inputs_take_the_cpu_path_for_full_windows_only() {
     use super::tasks::{predict_structure, EvalStructure, FoldSet};
-    use crate::model::structure_cpu::StructureCpu;
+    use crate::model::cpu::StructureCpu;
     let dev = Device::Cpu;
     let mut rng = ChaCha8Rng::seed_from_u64(9);
     let params = Params::new(Kind::Structure, &Snapshot::default(), true, &mut rng, &dev).unwrap();

@@ -18,8 +18,8 @@ use super::ops::{
 };
 use super::{Grads, Weights};
 use crate::model::config::EncoderConfig;
-use crate::model::cpu_ops::softmax_rows;
-use crate::model::gemm_f32::{product, Mat};
+use crate::model::cpu::gemm_f32::{product, Mat};
+use crate::model::cpu::ops::softmax_rows;
 use crate::model::train::TrainCtx;
 
 /// PyTorch's eps of BatchNorm1d and LayerNorm.

@@ -8,7 +8,7 @@
 use rayon::prelude::*;
 
 use super::buf::Buf;
-use crate::model::gemm_f32::{product, Mat};
+use crate::model::cpu::gemm_f32::{product, Mat};
 
 /// Blocks per product: enough for the threads of a small machine, each big enough for the kernel.
 const BLOCKS: usize = 8;

@@ -1,5 +1,5 @@
 //! bf16 matrix multiply with f32 accumulation, for the opt-in reduced precision of the Structure
-//! model ([`Precision::Bf16`](super::Precision)): Intel AMX (`tdpbf16ps`) where the CPU and the OS
+//! model ([`Precision::Bf16`](crate::model::Precision)): Intel AMX (`tdpbf16ps`) where the CPU and the OS
 //! offer it, else AVX512-BF16 dot products (`vdpbf16ps`, e.g. AMD Zen 4; [`dpbf16`]) on the same
 //! packed operands, else a portable path that rounds the operands the same way.
 //!
@@ -1146,7 +1146,7 @@ mod speed {
         }
     }
 
-    /// One attention head of one window, as `structure_cpu` runs it.
+    /// One attention head of one window, as `cpu::structure` runs it.
     #[test]
     #[ignore = "benchmark"]
     fn attention_head() {

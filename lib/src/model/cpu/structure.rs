@@ -21,14 +21,14 @@ use std::sync::Mutex;
 
 use rayon::prelude::*;
 
-use super::config::StructureConfig;
-use super::cpu_layers::{Dense, NormConv, TransformerLayer as Layer};
-use super::cpu_ops::{bias_elu, softmax_rows};
 use super::gemm_bf16::{self, PackedB};
 use super::gemm_f32::{matmul, Mat};
-use super::weights::Vb;
-use super::Precision;
+use super::layers::{Dense, NormConv, TransformerLayer as Layer};
+use super::ops::{bias_elu, softmax_rows};
 use crate::encode::{get_pe, PE_FEATURES};
+use crate::model::config::StructureConfig;
+use crate::model::weights::Vb;
+use crate::model::Precision;
 use crate::window::WINDOW_LENGTH;
 
 /// Windows per tile: 400-row GEMMs amortise the weight packing while a tile's activations

@@ -1,4 +1,4 @@
-//! Safe f32 matrix multiply over slices, for the hand-written CPU paths (`structure_cpu`).
+//! Safe f32 matrix multiply over slices, for the hand-written CPU paths (`cpu::structure`).
 //!
 //! The `gemm` crate (candle's own CPU matmul) takes raw pointers and strides; this is the one place
 //! that calls it. Every call is single-threaded (callers parallelise across windows) and never reads

@@ -3,11 +3,11 @@
 //! `BN(ReLU(·)) → Conv1d(k=3, p=1)` as one GEMM over im2col rows. With [`Precision::Bf16`] a layer
 //! also keeps its GEMM operand packed in bf16 and multiplies with `gemm_bf16`.
 
-use super::cpu_ops::add_bias;
 use super::gemm_bf16::{self, PackedB};
 use super::gemm_f32::{matmul, Mat};
-use super::weights::Vb;
-use super::Precision;
+use super::ops::add_bias;
+use crate::model::weights::Vb;
+use crate::model::Precision;
 use crate::window::WINDOW_LENGTH;
 
 /// PyTorch's BatchNorm eps.
@@ -318,7 +318,7 @@ pub(crate) struct EncoderScratch {
 }
 
 impl PooledEncoder {
-    pub fn load(vb: &Vb, cfg: &super::config::EncoderConfig) -> candle_core::Result<Self> {
+    pub fn load(vb: &Vb, cfg: &crate::model::config::EncoderConfig) -> candle_core::Result<Self> {
         let (cin, c) = (cfg.in_channels, cfg.width);
         if !cfg.pool || cfg.n_blocks == 0 {
             candle_core::bail!("the CPU path expects a pooled Encoder");
@@ -399,7 +399,7 @@ impl PooledEncoder {
         }
         self.stem
             .apply(&mut s.x, &s.t, None, WINDOW_LENGTH, &mut s.norm);
-        super::cpu_ops::add_bias(&mut s.x[..padded_rows(WINDOW_LENGTH) * c], &self.stem.bias);
+        super::ops::add_bias(&mut s.x[..padded_rows(WINDOW_LENGTH) * c], &self.stem.bias);
         let mut len = WINDOW_LENGTH;
         for (g, group) in self.groups.iter().enumerate() {
             let values = padded_rows(len) * c;
@@ -451,7 +451,10 @@ pub(crate) struct TransformerLayer {
 }
 
 impl TransformerLayer {
-    pub fn load(vb: &Vb, cfg: &super::config::TransformerConfig) -> candle_core::Result<Self> {
+    pub fn load(
+        vb: &Vb,
+        cfg: &crate::model::config::TransformerConfig,
+    ) -> candle_core::Result<Self> {
         let (e, ff) = (cfg.d_model, cfg.dim_feedforward);
         let attn = vb.pp("self_attn");
         let scale = (1.0 / ((e / cfg.nhead) as f64).sqrt()) as f32;
@@ -477,7 +480,7 @@ impl TransformerLayer {
     pub fn qkv(&self, qkv: &mut [f32], x: &[f32], rows: usize) {
         self.in_proj.apply(qkv, x, rows);
         let width = self.in_proj.output();
-        super::cpu_ops::add_bias(&mut qkv[..rows * width], &self.in_proj.bias);
+        super::ops::add_bias(&mut qkv[..rows * width], &self.in_proj.bias);
     }
 
     /// The rest of the layer after attention, in place on `x`: `x = LN1(x + attn · out_proj)`, then
@@ -490,7 +493,7 @@ impl TransformerLayer {
         hidden: &mut [f32],
         rows: usize,
     ) {
-        use super::cpu_ops::{bias_relu, residual_layer_norm};
+        use super::ops::{bias_relu, residual_layer_norm};
         let e = self.out_proj.output();
         self.out_proj.apply(tmp, attn, rows);
         let (w, b) = (&self.norm1.0, &self.norm1.1);

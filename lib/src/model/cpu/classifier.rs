@@ -1,6 +1,6 @@
 //! Model C with per-window attention (`Attention::Window`) on the CPU without candle's per-op
 //! dispatch: the same network as `ClassifierNet` on plain f32 buffers reused per thread (see
-//! `structure_cpu` for why).
+//! `cpu::structure` for why).
 //!
 //! Windows go through the pooled encoder in tiles of `ENCODER_TILE`; the transformer and the MLP
 //! head then run over a chunk of up to `CHUNK` windows: GEMMs over rows = windows × 6 tokens (the
@@ -11,13 +11,13 @@
 //! windows pad small chunks; gemm's summation order depends on the row count only at ≤ 64 rows, see
 //! `gemm_f32`), attention and every other loop is per window or per row in a fixed order.
 
-use super::config::ClassifierConfig;
-use super::cpu_layers::{
+use super::layers::{
     par_runs, values, Dense, EncoderScratch, Norm, PooledEncoder, Spare, TransformerLayer,
     ENCODER_TILE,
 };
-use super::cpu_ops::{bias_elu_norm, bias_elu_vec, dot, softmax_rows};
-use super::weights::Vb;
+use super::ops::{bias_elu_norm, bias_elu_vec, dot, softmax_rows};
+use crate::model::config::ClassifierConfig;
+use crate::model::weights::Vb;
 
 /// Windows per transformer and head pass: 128-row GEMMs amortise packing the 1000×1000 weights.
 const CHUNK: usize = 128;
@@ -231,7 +231,7 @@ mod tests {
 
     use super::*;
     use crate::model::classifier::ClassifierNet;
-    use crate::model::cpu_layers::testing::{
+    use crate::model::cpu::layers::testing::{
         random_input, random_weights, reference_weights, worst,
     };
     use crate::model::{load, Attention, Kind};

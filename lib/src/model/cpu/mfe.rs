@@ -1,5 +1,5 @@
 //! Model B on the CPU without candle's per-op dispatch: the same network as `MfeNet` on plain f32
-//! buffers reused per thread (see `structure_cpu` for why).
+//! buffers reused per thread (see `cpu::structure` for why).
 //!
 //! Windows go through the pooled encoder in tiles of `ENCODER_TILE` (its GEMMs over windows ×
 //! positions), then the MLP head runs over a chunk of up to `CHUNK` windows, one row per window.
@@ -9,12 +9,12 @@
 //! pad small chunks; gemm's summation order depends on the row count only below that, see
 //! `gemm_f32`), every other loop is per row.
 
-use super::config::MfeConfig;
-use super::cpu_layers::{
+use super::layers::{
     par_runs, values, Dense, EncoderScratch, Norm, PooledEncoder, Spare, ENCODER_TILE,
 };
-use super::cpu_ops::{bias_elu_norm, dot, elu};
-use super::weights::Vb;
+use super::ops::{bias_elu_norm, dot, elu};
+use crate::model::config::MfeConfig;
+use crate::model::weights::Vb;
 
 /// Windows per head pass.
 const CHUNK: usize = 128;
@@ -118,7 +118,7 @@ mod tests {
     use candle_core::{Device, Tensor};
 
     use super::*;
-    use crate::model::cpu_layers::testing::{
+    use crate::model::cpu::layers::testing::{
         random_input, random_weights, reference_weights, worst,
     };
     use crate::model::mfe::MfeNet;
