@@ -32,13 +32,11 @@ pub mod config;
 mod cpu;
 mod device;
 mod input;
-mod layers;
 mod load;
 mod mfe;
-mod passes;
+mod nn;
 mod structure;
 pub(crate) mod train;
-mod weights;
 
 use std::fmt;
 use std::str::FromStr;
@@ -50,7 +48,7 @@ pub use structure::Structure;
 
 use crate::{Error, Result};
 use config::{ClassifierConfig, MfeConfig, StructureConfig};
-use weights::{Source, TensorSpec, Vb};
+use nn::weights::{Source, TensorSpec, Vb};
 
 /// How the Classifier's transformer forms its attention context.
 ///
@@ -195,17 +193,17 @@ fn specs(kind: Kind) -> Vec<TensorSpec> {
     }
     match kind {
         Kind::Structure => {
-            record(|vb| structure::StructureNet::load(vb, &StructureConfig::default()))
+            record(|vb| nn::structure::StructureNet::load(vb, &StructureConfig::default()))
         }
-        Kind::Mfe => record(|vb| mfe::MfeNet::load(vb, &MfeConfig::default())),
+        Kind::Mfe => record(|vb| nn::mfe::MfeNet::load(vb, &MfeConfig::default())),
         Kind::Classifier => {
-            record(|vb| classifier::ClassifierNet::load(vb, &ClassifierConfig::default()))
+            record(|vb| nn::classifier::ClassifierNet::load(vb, &ClassifierConfig::default()))
         }
     }
 }
 
 /// A failure while running a model.
-fn model_error(e: candle_core::Error) -> Error {
+pub(crate) fn model_error(e: candle_core::Error) -> Error {
     Error::Model(e.to_string())
 }
 

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use safetensors::SafeTensors;
 
-use super::weights::{self, Source, Vb};
+use super::nn::weights::{self, Source, Vb};
 use super::{specs, Device, Kind};
 use crate::{Error, Result};
 

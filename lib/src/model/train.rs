@@ -314,8 +314,8 @@ fn eval_structure(
     x: &candle_core::Tensor,
 ) -> candle_core::Result<Vec<f32>> {
     let source = params.eval_source();
-    let vb = super::weights::Vb::root(&source);
-    let net = super::structure::StructureNet::load(&vb, &Default::default())?;
+    let vb = super::nn::weights::Vb::root(&source);
+    let net = super::nn::structure::StructureNet::load(&vb, &Default::default())?;
     net.forward(x)?.flatten_all()?.to_vec1::<f32>()
 }
 

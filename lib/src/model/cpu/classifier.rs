@@ -17,7 +17,7 @@ use super::layers::{
 };
 use super::ops::{bias_elu_norm, bias_elu_vec, dot, softmax_rows};
 use crate::model::config::ClassifierConfig;
-use crate::model::weights::Vb;
+use crate::model::nn::weights::Vb;
 
 /// Windows per transformer and head pass: 128-row GEMMs amortise packing the 1000×1000 weights.
 const CHUNK: usize = 128;
@@ -230,10 +230,10 @@ mod tests {
     use rand_chacha::ChaCha8Rng;
 
     use super::*;
-    use crate::model::classifier::ClassifierNet;
     use crate::model::cpu::layers::testing::{
         random_input, random_weights, reference_weights, worst,
     };
+    use crate::model::nn::classifier::ClassifierNet;
     use crate::model::{load, Attention, Kind};
     use crate::window::WINDOW_LENGTH;
 

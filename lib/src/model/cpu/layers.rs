@@ -6,7 +6,7 @@
 use super::gemm_bf16::{self, PackedB};
 use super::gemm_f32::{matmul, Mat};
 use super::ops::add_bias;
-use crate::model::weights::Vb;
+use crate::model::nn::weights::Vb;
 use crate::model::Precision;
 use crate::window::WINDOW_LENGTH;
 
@@ -560,7 +560,7 @@ pub(crate) mod testing {
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 
-    use crate::model::weights::Source;
+    use crate::model::nn::weights::Source;
     use crate::model::{input, specs, Kind};
     use crate::window::WINDOW_LENGTH;
 

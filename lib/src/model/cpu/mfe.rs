@@ -14,7 +14,7 @@ use super::layers::{
 };
 use super::ops::{bias_elu_norm, dot, elu};
 use crate::model::config::MfeConfig;
-use crate::model::weights::Vb;
+use crate::model::nn::weights::Vb;
 
 /// Windows per head pass.
 const CHUNK: usize = 128;
@@ -121,7 +121,7 @@ mod tests {
     use crate::model::cpu::layers::testing::{
         random_input, random_weights, reference_weights, worst,
     };
-    use crate::model::mfe::MfeNet;
+    use crate::model::nn::mfe::MfeNet;
     use crate::model::{load, Kind};
     use crate::window::WINDOW_LENGTH;
 

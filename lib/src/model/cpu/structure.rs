@@ -27,7 +27,7 @@ use super::layers::{Dense, NormConv, TransformerLayer as Layer};
 use super::ops::{bias_elu, softmax_rows};
 use crate::encode::{get_pe, PE_FEATURES};
 use crate::model::config::StructureConfig;
-use crate::model::weights::Vb;
+use crate::model::nn::weights::Vb;
 use crate::model::Precision;
 use crate::window::WINDOW_LENGTH;
 

@@ -17,7 +17,7 @@ use super::engine::Grads;
 use super::optim::{clip_grad_norm, Optimizer, Schedule};
 use super::params::{read_snapshot, serialize, snapshot_entries, Params, Snapshot};
 use super::tasks::{Sampling, Task};
-use crate::model::weights::Vb;
+use crate::model::nn::weights::Vb;
 use crate::train::{Engine, EpochRecord, Observer, Outcome, TrainConfig};
 use crate::{Error, Result};
 

@@ -12,7 +12,7 @@ use safetensors::{Dtype, SafeTensors};
 
 use super::ctx::{BatchStats, TrainCtx};
 use super::engine::Weights;
-use crate::model::weights::{Source, TensorSpec};
+use crate::model::nn::weights::{Source, TensorSpec};
 use crate::model::{specs, Kind};
 
 /// PyTorch's BatchNorm momentum.

@@ -10,13 +10,13 @@ use super::engine::{
 };
 use crate::encode::{channel, get_pe, PE_FEATURES};
 use crate::eval::{score_key, summarize, Counts, Points};
-use crate::model::classifier::ClassifierNet;
 use crate::model::config::{ClassifierConfig, MfeConfig, StructureConfig};
 use crate::model::cpu::MfeCpu;
 use crate::model::cpu::StructureCpu;
-use crate::model::mfe::MfeNet;
-use crate::model::structure::StructureNet;
-use crate::model::weights::Vb;
+use crate::model::nn::classifier::ClassifierNet;
+use crate::model::nn::mfe::MfeNet;
+use crate::model::nn::structure::StructureNet;
+use crate::model::nn::weights::Vb;
 use crate::model::{Attention, Kind};
 use crate::train::ClassifierOptions;
 use crate::window::WINDOW_LENGTH;

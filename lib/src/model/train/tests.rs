@@ -9,9 +9,9 @@ use rand_chacha::ChaCha8Rng;
 use super::ctx::TrainCtx;
 use super::params::{serialize, snapshot_entries, Params, Snapshot};
 use super::*;
-use crate::model::layers::batch_norm_train;
-use crate::model::structure::StructureNet;
-use crate::model::weights::Vb;
+use crate::model::nn::layers::batch_norm_train;
+use crate::model::nn::structure::StructureNet;
+use crate::model::nn::weights::Vb;
 
 #[test]
 fn train_batch_norm_follows_the_formula() {

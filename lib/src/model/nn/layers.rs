@@ -11,9 +11,9 @@ use std::sync::Arc;
 
 use candle_core::{DType, Result, Tensor, D};
 
-use super::config::{EncoderConfig, TransformerConfig};
-use super::train::TrainCtx;
 use super::weights::Vb;
+use crate::model::config::{EncoderConfig, TransformerConfig};
+use crate::model::train::TrainCtx;
 
 /// PyTorch's default eps of BatchNorm1d and LayerNorm.
 const EPS: f64 = 1e-5;

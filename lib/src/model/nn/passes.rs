@@ -4,7 +4,7 @@
 
 use candle_core::{Device, Tensor};
 
-use super::model_error;
+use crate::model::model_error;
 use crate::window::WINDOW_LENGTH;
 use crate::Result;
 
