@@ -27,16 +27,15 @@
 //! `num_batches_tracked`). Loading needs only [`required_tensors`]: all of them are checked (present,
 //! shape, float dtype) before anything is built, and any others in the file are ignored.
 
-mod classifier;
+pub(crate) mod classifier;
 pub mod config;
-mod cpu;
-mod device;
-mod input;
-mod load;
-mod mfe;
-mod nn;
-mod structure;
-pub(crate) mod train;
+pub(crate) mod cpu;
+pub(crate) mod device;
+pub(crate) mod input;
+pub(crate) mod load;
+pub(crate) mod mfe;
+pub(crate) mod nn;
+pub(crate) mod structure;
 
 use std::fmt;
 use std::str::FromStr;
@@ -182,7 +181,7 @@ pub fn required_tensors(kind: Kind) -> Vec<(String, Vec<usize>)> {
 }
 
 /// The state dict of `kind`, from building the model against a recording source.
-fn specs(kind: Kind) -> Vec<TensorSpec> {
+pub(crate) fn specs(kind: Kind) -> Vec<TensorSpec> {
     fn record<M>(build: impl FnOnce(&Vb) -> candle_core::Result<M>) -> Vec<TensorSpec> {
         let source = Source::record();
         // building from zeros with the published configuration cannot fail

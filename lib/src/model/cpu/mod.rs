@@ -8,7 +8,7 @@
 //! - `gemm_f32`, `gemm_bf16`: the matrix products (f32 through the gemm crate; bf16 on Intel AMX
 //!   or AVX512-BF16, the only `unsafe` besides the f32 entry point).
 //!
-//! The training engine (`model::train::engine`) reuses the products and row loops.
+//! The training engine (`train::engine`) reuses the products and row loops.
 
 pub(crate) mod classifier;
 pub(crate) mod gemm_bf16;

@@ -7,8 +7,8 @@ use candle_core::Tensor;
 
 use crate::model::config::ClassifierConfig;
 use crate::model::nn::layers::{BatchNorm, Encoder, EncoderLayer, Linear, TransformerEncoder};
+use crate::model::nn::train_mode::TrainCtx;
 use crate::model::nn::weights::Vb;
-use crate::model::train::TrainCtx;
 use crate::model::Attention;
 use crate::window::WINDOW_LENGTH;
 

@@ -13,7 +13,7 @@ use candle_core::{DType, Result, Tensor, D};
 
 use super::weights::Vb;
 use crate::model::config::{EncoderConfig, TransformerConfig};
-use crate::model::train::TrainCtx;
+use crate::model::nn::train_mode::TrainCtx;
 
 /// PyTorch's default eps of BatchNorm1d and LayerNorm.
 const EPS: f64 = 1e-5;

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use candle_core::{DType, Device, Tensor};
 use safetensors::{Dtype, SafeTensors};
 
-use crate::model::train::TrainCtx;
+use crate::model::nn::train_mode::TrainCtx;
 
 /// One tensor of a model's state dict.
 #[derive(Debug, Clone, PartialEq, Eq)]

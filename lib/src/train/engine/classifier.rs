@@ -11,7 +11,7 @@ use super::ops::{apply_mask, elu, elu_backward, transpose_windows};
 use super::{Grads, Weights};
 use crate::model::config::ClassifierConfig;
 use crate::model::nn::classifier::DP2;
-use crate::model::train::TrainCtx;
+use crate::model::nn::train_mode::TrainCtx;
 use crate::train::ClassifierOptions;
 use crate::window::WINDOW_LENGTH;
 

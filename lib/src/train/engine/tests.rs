@@ -13,8 +13,8 @@ use super::super::tasks::{
     channels_first, pe_tables, ClassifierTask, FoldSet, MfeTask, Samples, StructureTask, Task,
 };
 use super::Grads;
+use crate::model::nn::train_mode::TrainCtx;
 use crate::model::nn::weights::Vb;
-use crate::model::train::TrainCtx;
 use crate::model::Kind;
 use crate::train::{ClassifierOptions, FoldRecord};
 use crate::window::WINDOW_LENGTH;

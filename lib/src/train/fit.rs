@@ -12,11 +12,11 @@ use rand_chacha::ChaCha8Rng;
 use safetensors::{Dtype, SafeTensors};
 use serde::{Deserialize, Serialize};
 
-use super::ctx::TrainCtx;
 use super::engine::Grads;
 use super::optim::{clip_grad_norm, Optimizer, Schedule};
 use super::params::{read_snapshot, serialize, snapshot_entries, Params, Snapshot};
 use super::tasks::{Sampling, Task};
+use crate::model::nn::train_mode::TrainCtx;
 use crate::model::nn::weights::Vb;
 use crate::train::{Engine, EpochRecord, Observer, Outcome, TrainConfig};
 use crate::{Error, Result};

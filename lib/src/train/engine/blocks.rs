@@ -20,7 +20,7 @@ use super::{Grads, Weights};
 use crate::model::config::EncoderConfig;
 use crate::model::cpu::gemm_f32::{product, Mat};
 use crate::model::cpu::ops::softmax_rows;
-use crate::model::train::TrainCtx;
+use crate::model::nn::train_mode::TrainCtx;
 
 /// PyTorch's eps of BatchNorm1d and LayerNorm.
 const EPS: f64 = 1e-5;

@@ -6,12 +6,12 @@ use candle_core::{Device, Tensor};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use super::ctx::TrainCtx;
-use super::params::{serialize, snapshot_entries, Params, Snapshot};
 use super::*;
 use crate::model::nn::layers::batch_norm_train;
 use crate::model::nn::structure::StructureNet;
+use crate::model::nn::train_mode::TrainCtx;
 use crate::model::nn::weights::Vb;
+use crate::train::params::{serialize, snapshot_entries, Params, Snapshot};
 
 #[test]
 fn train_batch_norm_follows_the_formula() {
@@ -128,8 +128,8 @@ fn saved_weights_reproduce_the_training_model() {
 
 #[test]
 fn structure_inputs_take_the_cpu_path_for_full_windows_only() {
-    use super::tasks::{predict_structure, EvalStructure, FoldSet};
     use crate::model::cpu::StructureCpu;
+    use crate::train::tasks::{predict_structure, EvalStructure, FoldSet};
     let dev = Device::Cpu;
     let mut rng = ChaCha8Rng::seed_from_u64(9);
     let params = Params::new(Kind::Structure, &Snapshot::default(), true, &mut rng, &dev).unwrap();

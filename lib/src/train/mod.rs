@@ -16,10 +16,16 @@
 
 mod config;
 mod data;
+mod engine;
+mod fit;
+mod models;
+mod optim;
+mod params;
+mod tasks;
 
 pub use config::{
     ClassifierOptions, Engine, EpochRecord, Observer, OptimizerKind, Outcome, TrainConfig,
 };
 pub use data::{read_fold_records, read_sequences, FoldRecord};
 
-pub use crate::model::train::{train_classifier, train_mfe, train_structure, ClassifierData};
+pub use models::{train_classifier, train_mfe, train_structure, ClassifierData};

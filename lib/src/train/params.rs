@@ -10,8 +10,8 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use safetensors::{Dtype, SafeTensors};
 
-use super::ctx::{BatchStats, TrainCtx};
 use super::engine::Weights;
+use crate::model::nn::train_mode::{BatchStats, TrainCtx};
 use crate::model::nn::weights::{Source, TensorSpec};
 use crate::model::{specs, Kind};
 

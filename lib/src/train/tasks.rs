@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 
 use candle_core::{Device, Result, Tensor, D};
 
-use super::ctx::TrainCtx;
 use super::engine::{
     classifier_step, mfe_step, structure_step, ClassifierBatch, FoldBatch, Grads, MfeBatch, Weights,
 };
@@ -16,6 +15,7 @@ use crate::model::cpu::StructureCpu;
 use crate::model::nn::classifier::ClassifierNet;
 use crate::model::nn::mfe::MfeNet;
 use crate::model::nn::structure::StructureNet;
+use crate::model::nn::train_mode::TrainCtx;
 use crate::model::nn::weights::Vb;
 use crate::model::{Attention, Kind};
 use crate::train::ClassifierOptions;

@@ -8,7 +8,7 @@ use super::blocks::{BatchNorm, Encoder, Linear};
 use super::ops::{elu, elu_backward, transpose_windows};
 use super::{Grads, Weights};
 use crate::model::config::MfeConfig;
-use crate::model::train::TrainCtx;
+use crate::model::nn::train_mode::TrainCtx;
 use crate::window::WINDOW_LENGTH;
 
 /// One micro-batch of model B: bases and structure channels-first `[b, 5, 100]`, and the target

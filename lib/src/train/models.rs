@@ -1,25 +1,16 @@
-//! Training (train mode of the layers, autograd over `Var`s): the entry points behind
+//! Training each model (the layers in train mode, autograd over `Var`s, or the CPU engine): the entry points behind
 //! [`crate::train`].
-
-mod ctx;
-mod engine;
-mod fit;
-mod optim;
-mod params;
-mod tasks;
 
 use std::path::Path;
 
-pub(crate) use ctx::TrainCtx;
-
-use self::fit::{fit, Setup};
-use self::optim::Schedule;
-use self::tasks::{
+use super::fit::{fit, Setup};
+use super::optim::Schedule;
+use super::tasks::{
     channels_first, pe_tables, predict_mfe, predict_structure, ClassifierTask, FoldSet, MfeTask,
     Samples, StructureTask,
 };
-use self::tasks::{EvalMfe, EvalStructure};
-use super::{load, Kind};
+use super::tasks::{EvalMfe, EvalStructure};
+use crate::model::{load, Kind};
 use crate::train::{ClassifierOptions, FoldRecord, Observer, OptimizerKind, Outcome, TrainConfig};
 use crate::{Error, Result};
 
@@ -149,10 +140,10 @@ fn structure_net(path: &Path, device: &candle_core::Device) -> Result<EvalStruct
     Ok(net)
 }
 
-fn device_of(device: &candle_core::Device) -> super::Device {
+fn device_of(device: &candle_core::Device) -> crate::model::Device {
     match device.location() {
-        candle_core::DeviceLocation::Cuda { gpu_id } => super::Device::Cuda(gpu_id),
-        _ => super::Device::Cpu,
+        candle_core::DeviceLocation::Cuda { gpu_id } => crate::model::Device::Cuda(gpu_id),
+        _ => crate::model::Device::Cpu,
     }
 }
 
@@ -310,12 +301,12 @@ pub fn train_classifier(
 /// Eval-mode outputs of a model built from `params`, for tests.
 #[cfg(test)]
 fn eval_structure(
-    params: &params::Params,
+    params: &super::params::Params,
     x: &candle_core::Tensor,
 ) -> candle_core::Result<Vec<f32>> {
     let source = params.eval_source();
-    let vb = super::nn::weights::Vb::root(&source);
-    let net = super::nn::structure::StructureNet::load(&vb, &Default::default())?;
+    let vb = crate::model::nn::weights::Vb::root(&source);
+    let net = crate::model::nn::structure::StructureNet::load(&vb, &Default::default())?;
     net.forward(x)?.flatten_all()?.to_vec1::<f32>()
 }
 

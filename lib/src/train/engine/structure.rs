@@ -9,7 +9,7 @@ use super::ops::{elu, elu_backward, transpose_windows};
 use super::{Grads, Weights};
 use crate::encode::PE_FEATURES;
 use crate::model::config::StructureConfig;
-use crate::model::train::TrainCtx;
+use crate::model::nn::train_mode::TrainCtx;
 use crate::window::WINDOW_LENGTH;
 
 /// One micro-batch of model A: channels-first one-hot `[b, 4, 100]`, PE `[b, 100, 111]`, and per
