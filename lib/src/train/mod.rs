@@ -2,7 +2,8 @@
 //! explicit. See `docs/training.md` for the user's view.
 //!
 //! The API is framework-free: records in, safetensors bytes of the best weights out, progress through
-//! an [`Observer`]. The work is done by candle inside `model` (autograd over `Var`s).
+//! an [`Observer`]. The networks come from `model` (candle's, in train mode, or the CPU engine's
+//! blocks with their backward passes in `engine`); nothing in `model` depends on this module.
 //!
 //! * [`train_structure`]: model A on [`FoldRecord`]s, masked MSE against the dot-bracket pairing.
 //! * [`train_mfe`]: model B on the same records, MSE against |MFE| / length; its structure input is

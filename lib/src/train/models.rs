@@ -1,5 +1,5 @@
-//! Training each model (the layers in train mode, autograd over `Var`s, or the CPU engine): the entry points behind
-//! [`crate::train`].
+//! The entry points behind [`crate::train`]: each model trained with candle (the layers in train
+//! mode, autograd over `Var`s) or with the CPU engine ([`super::engine`]).
 
 use std::path::Path;
 
