@@ -7,14 +7,14 @@ use clap::{Parser, Subcommand};
 use mire2e::candidates::{self, Fold, Hit};
 use mire2e::model::{Attention, Classifier, Kind};
 use mire2e::npy::NpyWriter;
-use mire2e::pipeline::{classify_compat, Batching};
+use mire2e::pipeline::{classify_compat, Batch, Batches, Batching, Stage, StageSpec};
 use mire2e::stream;
 use mire2e::window::WINDOW_LENGTH;
 use mire2e_cli::attention::AttentionArgs;
 use mire2e_cli::common::{Common, Meta};
 use mire2e_cli::loci_args::{Loci, LociArgs};
 use mire2e_cli::model_args::StageModelArgs;
-use mire2e_cli::stage::{self, Batch, Stage};
+use mire2e_cli::stage;
 use mire2e_cli::train_args::{InputModels, TrainArgs};
 
 #[global_allocator]
@@ -106,32 +106,26 @@ struct Classify {
 }
 
 impl Stage for Classify {
-    fn columns(&self) -> &'static [&'static str] {
-        &["score"]
-    }
-    fn needs(&self) -> (bool, bool) {
-        (true, true)
-    }
-    fn batch_limit(&self) -> (bool, usize) {
-        match self.batching.attention {
-            Attention::Window => (false, self.batching.batch_size),
-            Attention::BatchCompat => (true, self.batching.compat_batch),
+    fn spec(&self) -> StageSpec {
+        StageSpec {
+            reads_pairing: true,
+            reads_mfe: true,
+            appends: &["score"],
+            width: 1,
+            batches: Batches::classifier(&self.batching),
         }
     }
-    fn predict(&mut self, batch: &Batch) -> anyhow::Result<Vec<f32>> {
+    fn predict(&mut self, batch: &Batch) -> mire2e::Result<Vec<f32>> {
         let (seqs, s, m) = (&batch.seqs, &batch.structure, &batch.mfe);
-        Ok(match self.batching.attention {
-            Attention::Window => self.model.predict(seqs, s, m, Attention::Window)?,
-            Attention::BatchCompat => classify_compat(&self.model, seqs, s, m, &batch.tails)?,
-        })
-    }
-    fn width(&self) -> usize {
-        1
+        match self.batching.attention {
+            Attention::Window => self.model.predict(seqs, s, m, Attention::Window),
+            Attention::BatchCompat => classify_compat(&self.model, seqs, s, m, &batch.tails),
+        }
     }
     fn format(&mut self, values: &[f32], out: &mut [String]) {
         stream::push_f32(&mut out[0], values[0]);
     }
-    fn observe(&mut self, batch: &Batch, i: usize, values: &[f32]) -> anyhow::Result<()> {
+    fn observe(&mut self, batch: &Batch, i: usize, values: &[f32]) -> mire2e::Result<()> {
         let w = &batch.windows[i];
         let score = values[0];
         if self.loci.wants_hits() && score >= self.loci.threshold {

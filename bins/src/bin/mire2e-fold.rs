@@ -6,11 +6,12 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use mire2e::model::{Kind, Structure};
 use mire2e::npy::NpyWriter;
+use mire2e::pipeline::{Batch, Batches, Stage, StageSpec};
 use mire2e::stream;
 use mire2e::window::WINDOW_LENGTH;
 use mire2e_cli::common::{Common, Meta};
 use mire2e_cli::model_args::{PrecisionArgs, StageModelArgs};
-use mire2e_cli::stage::{self, Batch, Stage};
+use mire2e_cli::stage;
 use mire2e_cli::train_args::TrainArgs;
 
 #[global_allocator]
@@ -69,30 +70,27 @@ struct Fold {
 }
 
 impl Stage for Fold {
-    fn columns(&self) -> &'static [&'static str] {
-        &["structure", "pairing"]
+    fn spec(&self) -> StageSpec {
+        StageSpec {
+            reads_pairing: false,
+            reads_mfe: false,
+            appends: &["structure", "pairing"],
+            width: WINDOW_LENGTH,
+            batches: Batches::Rows(self.batch_size),
+        }
     }
-    fn needs(&self) -> (bool, bool) {
-        (false, false)
-    }
-    fn batch_limit(&self) -> (bool, usize) {
-        (false, self.batch_size)
-    }
-    fn predict(&mut self, batch: &Batch) -> anyhow::Result<Vec<f32>> {
-        Ok(self.model.predict(&batch.seqs)?)
-    }
-    fn width(&self) -> usize {
-        WINDOW_LENGTH
+    fn predict(&mut self, batch: &Batch) -> mire2e::Result<Vec<f32>> {
+        self.model.predict(&batch.seqs)
     }
     fn format(&mut self, values: &[f32], out: &mut [String]) {
         stream::push_dot_bracket(&mut out[0], values, stream::PAIRING_THRESHOLD);
         stream::push_f32_list(&mut out[1], values);
     }
-    fn observe(&mut self, _batch: &Batch, _i: usize, values: &[f32]) -> anyhow::Result<()> {
-        if let Some(npy) = &mut self.npy {
-            npy.push(values)?;
+    fn observe(&mut self, _batch: &Batch, _i: usize, values: &[f32]) -> mire2e::Result<()> {
+        match &mut self.npy {
+            Some(npy) => npy.push(values),
+            None => Ok(()),
         }
-        Ok(())
     }
 }
 

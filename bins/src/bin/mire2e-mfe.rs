@@ -5,10 +5,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use mire2e::model::{Kind, Mfe};
+use mire2e::pipeline::{Batch, Batches, Stage, StageSpec};
 use mire2e::stream;
 use mire2e_cli::common::{Common, Meta};
 use mire2e_cli::model_args::StageModelArgs;
-use mire2e_cli::stage::{self, Batch, Stage};
+use mire2e_cli::stage;
 use mire2e_cli::train_args::{InputModels, TrainArgs};
 
 #[global_allocator]
@@ -64,20 +65,17 @@ struct MfeStage {
 }
 
 impl Stage for MfeStage {
-    fn columns(&self) -> &'static [&'static str] {
-        &["mfe"]
+    fn spec(&self) -> StageSpec {
+        StageSpec {
+            reads_pairing: true,
+            reads_mfe: false,
+            appends: &["mfe"],
+            width: 1,
+            batches: Batches::Rows(self.batch_size),
+        }
     }
-    fn needs(&self) -> (bool, bool) {
-        (true, false)
-    }
-    fn batch_limit(&self) -> (bool, usize) {
-        (false, self.batch_size)
-    }
-    fn predict(&mut self, batch: &Batch) -> anyhow::Result<Vec<f32>> {
-        Ok(self.model.predict(&batch.seqs, &batch.structure)?)
-    }
-    fn width(&self) -> usize {
-        1
+    fn predict(&mut self, batch: &Batch) -> mire2e::Result<Vec<f32>> {
+        self.model.predict(&batch.seqs, &batch.structure)
     }
     fn format(&mut self, values: &[f32], out: &mut [String]) {
         stream::push_f32(&mut out[0], values[0]);

@@ -1,11 +1,14 @@
-//! The cascade over batches of windows: Structure → MFE → Classifier, and [`scan`], which streams
-//! FASTA records through it with memory bounded by one record and one chunk of windows.
+//! The cascade over batches of windows: Structure → MFE → Classifier; [`scan`], which streams
+//! FASTA records through it with memory bounded by one part of a record and one chunk of windows;
+//! and [`run_stage`], one model over a window stream (the stage binaries' loop).
 
 mod scan;
+mod stage;
 
 pub use scan::{
     scan, scan_header, Checkpoints, DecoySummary, ScanColumns, ScanJob, ScanSummary, Sinks,
 };
+pub use stage::{run_stage, Batch, Batches, Stage, StageSpec};
 
 use crate::bundle::Bundle;
 use crate::error::Result;
