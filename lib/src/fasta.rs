@@ -199,9 +199,10 @@ impl<R: BufRead> Reader<R> {
     }
 
     /// Appends up to `max` more bases of the current record to `buf`, normalised (see
-    /// [`normalize`]); 0 at the record's end. A record without bases is an error.
+    /// [`normalize`]); 0 at the record's end (or when `max` is 0). A record without bases is an
+    /// error.
     pub fn read_bases(&mut self, buf: &mut Vec<u8>, max: usize) -> Result<usize> {
-        if !self.in_sequence {
+        if !self.in_sequence || max == 0 {
             return Ok(0);
         }
         let from = buf.len();

@@ -125,9 +125,8 @@ pub struct ScanJob<'a> {
 /// [`Batching::chunk`]), whatever the record's length. Windows come in the original's order (per
 /// record, `+` then `-`) within each part; compat mode reads each record whole, so that it
 /// reproduces the original's batches. With a decoy, each part's decoy blocks are scanned after
-/// it (no rows). With `checkpoints`,
-/// the records it names as done are skipped (after checking that the input has them, in that
-/// order) and it hears of every record finished.
+/// it (no rows). With `checkpoints`, the records it names as done are skipped (after checking
+/// that the input has them, in that order) and it hears of every record finished.
 pub fn scan<R: BufRead, W: Write>(
     reader: &mut fasta::Reader<R>,
     job: ScanJob<'_>,
