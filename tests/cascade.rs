@@ -273,7 +273,8 @@ fn scan_matches_the_original() {
 }
 
 /// A record longer than a part (about a megabase) is scanned in parts: each window once, each
-/// strand in start order, and each window with the scores its sequence gets scanned on its own.
+/// strand in start order, in `mire2e-window`'s order, and each window with the scores its sequence
+/// gets scanned on its own.
 #[test]
 fn scan_reads_long_records_in_parts() {
     let shared = require_shared!();
@@ -294,6 +295,12 @@ fn scan_reads_long_records_in_parts() {
             .arg(&bundle)))
     };
     let rows = scan(&long);
+    // `mire2e-window` cuts the record into the same parts: the same rows in the same order.
+    let windows = table(&run(bin("mire2e-window")
+        .args(["--max-n", "0.5"])
+        .arg(&long)));
+    let place = |r: &HashMap<String, String>| (r["start"].clone(), r["strand"].clone());
+    assert!(rows.iter().map(place).eq(windows.iter().map(place)));
     // The windows, counted here: every 20th start with at most half its bases N.
     let starts: Vec<usize> = (0..=seq.len() - 100)
         .step_by(20)

@@ -18,6 +18,9 @@ use rand_chacha::ChaCha8Rng;
 /// Decoy blocks are cut at this length, so a fraction below 1 samples the whole input evenly.
 pub const BLOCK: usize = 10_000;
 
+// A record read in parts gets the decoy of the record read whole: no block straddles two parts.
+const _: () = assert!(crate::window::PART_ALIGN.is_multiple_of(BLOCK));
+
 /// How much of the input becomes decoy, and the seed.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Spec {

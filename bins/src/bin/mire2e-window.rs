@@ -63,7 +63,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
     let mut parts = if args.whole_records {
         Parts::whole(&params)
     } else {
-        Parts::new(&params, 1)
+        Parts::new(&params)
     };
     let (mut id, mut skipped, mut fields) = (String::new(), 0, [String::new(), String::new()]);
     while parts.next_record(&mut reader, &mut id)? {

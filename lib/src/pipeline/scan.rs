@@ -147,7 +147,7 @@ pub fn scan<R: BufRead, W: Write>(
     // Compat mode needs the original's batches: all `+` windows of a record, then all `-`.
     let mut parts = match job.batching.attention {
         Attention::BatchCompat => Parts::whole(job.params),
-        Attention::Window => Parts::new(job.params, decoy::BLOCK),
+        Attention::Window => Parts::new(job.params),
     };
     let mut id = String::new();
     let done = sinks.checkpoints.as_ref().map_or(&[][..], |c| c.done);

@@ -8,7 +8,7 @@
 
 mod parts;
 
-pub use parts::{Part, Parts};
+pub use parts::{Part, Parts, PART, PART_ALIGN};
 
 use std::fmt;
 use std::str::FromStr;

@@ -15,6 +15,10 @@ use crate::fasta;
 /// About how many bases of window starts one part spans.
 pub const PART: usize = 1 << 20;
 
+/// Parts start at multiples of this (and of the step), so that blocks of this length, or of a
+/// length dividing it (the decoy's), never straddle two parts.
+pub const PART_ALIGN: usize = 10_000;
+
 /// Reads records part by part (see the module docs).
 pub struct Parts<'p> {
     params: &'p Params,
@@ -42,10 +46,10 @@ pub struct Part<'a> {
 }
 
 impl<'p> Parts<'p> {
-    /// Parts of about [`PART`] bases whose spans start at multiples of `align` (for blocks cut
-    /// elsewhere, such as the decoy's), as well as of the step.
-    pub fn new(params: &'p Params, align: usize) -> Self {
-        let grain = lcm(params.step.max(1), align.max(1));
+    /// Parts of about [`PART`] bases whose spans start at multiples of [`PART_ALIGN`] and of the
+    /// step, so that `mire2e-window` and `mire2e scan` cut a record the same way.
+    pub fn new(params: &'p Params) -> Self {
+        let grain = lcm(params.step.max(1), PART_ALIGN);
         Self::with_span(params, Some(PART.div_ceil(grain) * grain))
     }
 
@@ -232,14 +236,14 @@ mod tests {
     #[test]
     fn spans_are_aligned_and_hold_one_part() {
         let params = Params::default();
-        let parts = Parts::new(&params, 10_000);
+        let parts = Parts::new(&params);
         let span = parts.span.unwrap();
         assert!(span >= PART && span.is_multiple_of(10_000) && span.is_multiple_of(20));
         let seq = vec![b'A'; 3 * span + 200];
         let mut text = b">big\n".to_vec();
         text.extend_from_slice(&seq);
         let mut reader = fasta::Reader::new("test", &text[..]);
-        let mut parts = Parts::new(&params, 10_000);
+        let mut parts = Parts::new(&params);
         assert!(parts.next_record(&mut reader, &mut String::new()).unwrap());
         let mut n = 0;
         while let Some(part) = parts.next(&mut reader).unwrap() {
