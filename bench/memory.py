@@ -13,20 +13,18 @@ skipping still cover every base). Measures peak RSS and wall time of:
   cargo build --release --workspace
   python3 bench/memory.py [--mb 250] [--threads 2]
 
-Standard library only; peak RSS from os.wait4 (the child's own ru_maxrss).
+Standard library only; peak RSS as bench.py measures it (the child's own ru_maxrss).
 """
 
 import argparse
-import os
 import random
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench import cpu_text  # noqa: E402
+from bench import cpu_text, run_child  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / "target" / "release"
@@ -45,18 +43,12 @@ def make_record(path, mb, real):
 
 
 def measure(cmd):
-    """(wall seconds, peak RSS MB, stdout lines) of cmd."""
-    t = time.perf_counter()
+    """(wall seconds, peak RSS MB, data rows written) of cmd."""
     with tempfile.TemporaryFile() as out:
-        child = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE)
-        _, status, usage = os.wait4(child.pid, 0)
-        wall = time.perf_counter() - t
-        err = child.stderr.read().decode()
-        if os.waitstatus_to_exitcode(status) != 0:
-            sys.exit(f"{' '.join(map(str, cmd))} failed:\n{err}")
+        wall, rss, _ = run_child(cmd, stdout=out)
         out.seek(0)
-        lines = sum(1 for line in out if not line.startswith(b"#")) - 1
-    return wall, usage.ru_maxrss / 1024, lines
+        rows = sum(1 for line in out if not line.startswith(b"#")) - 1
+    return wall, rss, rows
 
 
 def main():
