@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use mire2e::bundle::Bundle;
-use mire2e::model::{Device, Kind, Precision};
+use mire2e::model::{Device, Kind, Placement, Precision};
 
 /// Where a model's weights come from.
 #[derive(Debug, Clone, clap::Args)]
@@ -43,6 +43,14 @@ impl PrecisionArgs {
             self.precision
         );
         Ok(())
+    }
+
+    /// Where and how the models load.
+    pub fn placement(&self, device: Device) -> Placement {
+        Placement {
+            device,
+            precision: self.precision,
+        }
     }
 
     /// Text for the stream metadata, from the precision the model `runs` in (bf16 falls back to f32

@@ -36,7 +36,7 @@ fn main() {
         .num_threads(threads)
         .build_global()
         .unwrap();
-    let model = Structure::load(weights.as_ref(), &Device::Cpu).unwrap();
+    let model = Structure::load(weights.as_ref(), Device::Cpu).unwrap();
     let mut state = 12345u64;
     let seqs: Vec<Vec<u8>> = (0..n)
         .map(|_| {

@@ -33,6 +33,20 @@ pub enum Error {
         /// What is wrong, naming the line and column.
         message: String,
     },
+    /// A field of a stream row that is not what its column holds.
+    #[error("{source_name}: line {line}, column `{column}`: '{found}' {expected}")]
+    Field {
+        /// The input's name (path or `stdin`).
+        source_name: String,
+        /// The 1-based line.
+        line: u64,
+        /// The column's name.
+        column: String,
+        /// The field (cut after 40 characters).
+        found: String,
+        /// What is wrong with it, e.g. "is not a non-negative integer".
+        expected: String,
+    },
     /// Malformed annotation (BED, GFF3) or truth input of the evaluation.
     #[error("{source_name}: {message}")]
     Annotation {
@@ -52,10 +66,31 @@ pub enum Error {
     /// A model failed while running.
     #[error("model: {0}")]
     Model(String),
+    /// A parameter value outside the ones it can take.
+    #[error("{what} must be {expected}, not '{found}'")]
+    Value {
+        /// The parameter, e.g. "precision" or "--max-n".
+        what: String,
+        /// The value given.
+        found: String,
+        /// The values it can take.
+        expected: String,
+    },
     /// An invalid parameter value.
     #[error("{0}")]
     Invalid(String),
     /// Writing output failed.
     #[error(transparent)]
     Write(std::io::Error),
+}
+
+impl Error {
+    /// A [`Error::Value`].
+    pub(crate) fn value(what: &str, found: impl std::fmt::Display, expected: &str) -> Self {
+        Self::Value {
+            what: what.to_owned(),
+            found: found.to_string(),
+            expected: expected.to_owned(),
+        }
+    }
 }

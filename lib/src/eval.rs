@@ -56,7 +56,6 @@ pub use truth::{locate_hairpins, read_bed, read_gff3, Located, Precursor, Truth}
 
 use crate::error::Result;
 use crate::stream::{Location, LocationColumns, Reader, Row};
-use crate::window::Strand;
 
 /// Columns of a score stream: `seq_id start end strand score` (others are passed over).
 #[derive(Debug, Clone, Copy)]
@@ -68,14 +67,8 @@ pub struct ScoreColumns {
 /// The fields of one scored window.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScoredWindow<'a> {
-    /// Record id.
-    pub seq_id: &'a str,
-    /// 0-based start on the forward strand.
-    pub start: u64,
-    /// 0-based exclusive end.
-    pub end: u64,
-    /// Strand.
-    pub strand: Strand,
+    /// Where the window is.
+    pub location: Location<'a>,
     /// Finite score.
     pub score: f32,
 }
@@ -110,22 +103,11 @@ impl ScoreColumns {
         reader: &Reader<R>,
         row: &'r Row,
     ) -> Result<ScoredWindow<'r>> {
-        let Location {
-            seq_id,
-            start,
-            end,
-            strand,
-        } = self.location.parse(reader, row)?;
+        let location = self.location.parse(reader, row)?;
         let score = match row.fields[self.score].parse::<f32>() {
             Ok(v) if v.is_finite() => v,
             _ => return Err(reader.field_error(row, self.score, "is not a finite number")),
         };
-        Ok(ScoredWindow {
-            seq_id,
-            start,
-            end,
-            strand,
-            score,
-        })
+        Ok(ScoredWindow { location, score })
     }
 }

@@ -4,13 +4,17 @@
 //! `state_dict` names, and predicts on 100-nt windows given as bytes `A C G U N`. The API takes and
 //! returns plain slices and vectors; the framework (candle) stays inside this module.
 //!
+//! The three are one type, [`Model`], loaded the same way for a [`Placement`] (device and
+//! precision, both fixed at load time because they decide how the weights are packed).
+//!
 //! ```no_run
-//! use mire2e::model::{Attention, Classifier, Device, Mfe, Structure};
+//! use mire2e::model::{Attention, Classifier, Device, Mfe, Placement, Precision, Structure};
 //! # fn main() -> mire2e::Result<()> {
 //! let device: Device = "cpu".parse()?;
-//! let structure = Structure::load("structure.safetensors".as_ref(), &device)?;
-//! let mfe = Mfe::load("mfe.safetensors".as_ref(), &device)?;
-//! let classifier = Classifier::load("classifier.safetensors".as_ref(), &device)?;
+//! let placement = Placement { device, precision: Precision::Bf16 };
+//! let structure = Structure::load("structure.safetensors".as_ref(), placement)?;
+//! let mfe = Mfe::load("mfe.safetensors".as_ref(), device)?;
+//! let classifier = Classifier::load("classifier.safetensors".as_ref(), device)?;
 //! let window = [b'A'; 100];
 //! let windows: Vec<&[u8]> = vec![&window];
 //! let s = structure.predict(&windows)?; // 100 values per window
@@ -31,6 +35,7 @@ pub(crate) mod classifier;
 pub mod config;
 pub(crate) mod cpu;
 pub(crate) mod device;
+pub(crate) mod engine;
 pub(crate) mod input;
 pub(crate) mod load;
 pub(crate) mod mfe;
@@ -40,10 +45,53 @@ pub(crate) mod structure;
 use std::fmt;
 use std::str::FromStr;
 
-pub use classifier::Classifier;
 pub use device::Device;
-pub use mfe::Mfe;
-pub use structure::Structure;
+pub use engine::Model;
+
+/// Model A: the pairing of every nucleotide of a window ([`Model::predict`](Model#impl-Model<A>)).
+pub type Structure = Model<arch::A>;
+/// Model B: estimated |MFE| per nucleotide ([`Model::predict`](Model#impl-Model<B>)).
+pub type Mfe = Model<arch::B>;
+/// Model C: the pre-miRNA score of a window ([`Model::predict`](Model#impl-Model<C>)).
+pub type Classifier = Model<arch::C>;
+
+/// The three architectures, as [`Model`]'s type parameter (the paper's models A, B and C).
+pub mod arch {
+    /// Model A, Structure.
+    pub enum A {}
+    /// Model B, MFE.
+    pub enum B {}
+    /// Model C, Classifier.
+    pub enum C {}
+}
+
+/// Where a model runs and how its weights are packed: given when it is loaded. A [`Device`] alone
+/// converts to a placement in f32.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Placement {
+    /// Where the model runs.
+    pub device: Device,
+    /// The arithmetic of its matrix products. Only the Structure model has a bf16 path (it is most
+    /// of the cascade's time); MFE and Classifier run f32 whatever this says. bf16 is refused on a
+    /// GPU, and runs f32 with one warning on a CPU without bf16 instructions
+    /// ([`Model::precision`] says what a model runs in).
+    pub precision: Precision,
+}
+
+impl From<Device> for Placement {
+    fn from(device: Device) -> Self {
+        Self {
+            device,
+            precision: Precision::F32,
+        }
+    }
+}
+
+impl From<&Device> for Placement {
+    fn from(device: &Device) -> Self {
+        Self::from(*device)
+    }
+}
 
 use crate::{Error, Result};
 use config::{ClassifierConfig, MfeConfig, StructureConfig};
@@ -65,7 +113,7 @@ pub enum Attention {
     BatchCompat,
 }
 
-/// Arithmetic of the Structure model's matrix products on the CPU (see [`Structure::set_precision`]).
+/// Arithmetic of the Structure model's matrix products on the CPU (see [`Placement::precision`]).
 ///
 /// # Examples
 ///
@@ -105,9 +153,7 @@ impl FromStr for Precision {
         match s {
             "f32" => Ok(Self::F32),
             "bf16" => Ok(Self::Bf16),
-            _ => Err(Error::Invalid(format!(
-                "unknown precision '{s}': expected f32 or bf16"
-            ))),
+            _ => Err(Error::value("precision", s, "f32 or bf16")),
         }
     }
 }
@@ -146,11 +192,7 @@ impl FromStr for Kind {
         Self::ALL
             .into_iter()
             .find(|k| k.to_string() == s)
-            .ok_or_else(|| {
-                Error::Invalid(format!(
-                    "unknown model '{s}': expected structure, mfe or classifier"
-                ))
-            })
+            .ok_or_else(|| Error::value("model", s, "structure, mfe or classifier"))
     }
 }
 

@@ -7,7 +7,7 @@
 use std::io::{BufRead, Write};
 
 use crate::error::{Error, Result};
-use crate::window::Strand;
+use crate::window::{Strand, Window};
 
 /// Columns written by `mire2e-window`.
 pub const WINDOW_COLUMNS: [&str; 5] = ["seq_id", "start", "end", "strand", "seq"];
@@ -212,10 +212,13 @@ impl<R: BufRead> Reader<R> {
             Some((cut, _)) => format!("{}...", &value[..cut]),
             None => value.to_owned(),
         };
-        self.error(format!(
-            "line {}, column `{name}`: '{value}' {what}",
-            row.line
-        ))
+        Error::Field {
+            source_name: self.name.clone(),
+            line: row.line,
+            column: name.to_owned(),
+            found: value,
+            expected: what.to_owned(),
+        }
     }
 }
 
@@ -299,14 +302,8 @@ pub struct WindowColumns {
 /// The window fields of one row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WindowFields<'a> {
-    /// Record id.
-    pub seq_id: &'a str,
-    /// 0-based start.
-    pub start: u64,
-    /// 0-based exclusive end.
-    pub end: u64,
-    /// Strand.
-    pub strand: Strand,
+    /// Where the window is.
+    pub location: Location<'a>,
     /// The encoded window (upper case A C G U N).
     pub seq: &'a [u8],
 }
@@ -332,12 +329,7 @@ impl WindowColumns {
         row: &'r Row,
         length: usize,
     ) -> Result<WindowFields<'r>> {
-        let Location {
-            seq_id,
-            start,
-            end,
-            strand,
-        } = self.location.parse(reader, row)?;
+        let location = self.location.parse(reader, row)?;
         let seq = row.fields[self.seq].as_bytes();
         if seq.len() != length {
             return Err(reader.field_error(
@@ -360,13 +352,7 @@ impl WindowColumns {
                 ),
             ));
         }
-        Ok(WindowFields {
-            seq_id,
-            start,
-            end,
-            strand,
-            seq,
-        })
+        Ok(WindowFields { location, seq })
     }
 }
 
@@ -433,6 +419,26 @@ impl<W: Write> Writer<W> {
     /// Returns the underlying writer.
     pub fn into_inner(self) -> W {
         self.inner
+    }
+}
+
+/// A window's location columns as text (`start`, `end`, `strand`), in buffers reused row after
+/// row: how every stream that starts from windows (`mire2e-window`, `mire2e scan`) writes them.
+#[derive(Debug, Default)]
+pub struct LocationText {
+    start: String,
+    end: String,
+}
+
+impl LocationText {
+    /// `[start, end, strand]` of `window`.
+    pub fn of(&mut self, window: &Window) -> [&str; 3] {
+        use std::fmt::Write as _;
+        self.start.clear();
+        let _ = write!(self.start, "{}", window.start);
+        self.end.clear();
+        let _ = write!(self.end, "{}", window.end);
+        [&self.start, &self.end, window.strand.as_str()]
     }
 }
 

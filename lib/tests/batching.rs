@@ -25,13 +25,13 @@ fn models_ignore_batch_and_threads() {
     let weights = shared.join("reference/weights");
     let st = Structure::load(
         &weights.join("synthetic-structure.safetensors"),
-        &Device::Cpu,
+        Device::Cpu,
     )
     .unwrap();
-    let mf = Mfe::load(&weights.join("hsa-mfe.safetensors"), &Device::Cpu).unwrap();
+    let mf = Mfe::load(&weights.join("hsa-mfe.safetensors"), Device::Cpu).unwrap();
     let cl = Classifier::load(
         &weights.join("synthetic-predictor.safetensors"),
-        &Device::Cpu,
+        Device::Cpu,
     )
     .unwrap();
     // with some N, so that windows differ in more than their bases
@@ -75,10 +75,10 @@ fn mfe_and_classifier_ignore_chunks_and_threads() {
     // more windows than one head pass (128) of the CPU paths, calls on each side of its 65-row floor
     let shared = require_shared!();
     let weights = shared.join("reference/weights");
-    let mf = Mfe::load(&weights.join("hsa-mfe.safetensors"), &Device::Cpu).unwrap();
+    let mf = Mfe::load(&weights.join("hsa-mfe.safetensors"), Device::Cpu).unwrap();
     let cl = Classifier::load(
         &weights.join("synthetic-predictor.safetensors"),
-        &Device::Cpu,
+        Device::Cpu,
     )
     .unwrap();
     let n = 300;

@@ -127,6 +127,7 @@ impl Stage for Classify {
     }
     fn observe(&mut self, batch: &Batch, i: usize, values: &[f32]) -> mire2e::Result<()> {
         let w = &batch.windows[i];
+        let at = &w.location;
         let score = values[0];
         if self.loci.wants_hits() && score >= self.loci.threshold {
             let fold = self.loci.wants_folds().then(|| {
@@ -139,16 +140,16 @@ impl Stage for Classify {
                 }
             });
             self.hits.push(Hit {
-                seq_id: w.seq_id.to_owned(),
-                start: w.start,
-                end: w.end,
-                strand: w.strand,
+                seq_id: at.seq_id.to_owned(),
+                start: at.start,
+                end: at.end,
+                strand: at.strand,
                 score,
                 fold,
             });
         }
         self.loci
-            .window(w.seq_id, w.start, w.end, w.strand, score)?;
+            .window(at.seq_id, at.start, at.end, at.strand, score)?;
         if let Some(npy) = &mut self.npy {
             npy.push(values)?;
         }
@@ -169,7 +170,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
     // The loci outputs are created first so a bad path fails before the models run.
     let loci = args.loci.open(args.model.bundle_in_use()?.as_ref())?;
     let (path, origin) = args.model.weights(Kind::Classifier)?;
-    let model = Classifier::load(&path, &args.model.model.device)?;
+    let model = Classifier::load(&path, args.model.model.device)?;
     let meta = Meta::new("mire2e-classify")
         .field(origin)
         .field(args.attention.describe())

@@ -9,7 +9,7 @@ use anyhow::Context;
 use clap::{CommandFactory, Parser};
 use mire2e::eval::{
     self, Labeler, Mapping, Options, Partial, PlotKind, Points, Precursor, Report, Rule,
-    ScoreColumns, Series, Truth,
+    ScoreColumns, ScoredWindow, Series, Truth,
 };
 use mire2e::fasta;
 use mire2e::stream::{Reader, Row};
@@ -368,8 +368,11 @@ fn evaluate(
     let bar = progress::counter("windows", quiet);
     let mut row = Row::default();
     while reader.read_row(&mut row)? {
-        let w = columns.parse(&reader, &row)?;
-        labeler.add(w.seq_id, w.start, w.end, w.strand, w.score);
+        let ScoredWindow {
+            location: at,
+            score,
+        } = columns.parse(&reader, &row)?;
+        labeler.add(at.seq_id, at.start, at.end, at.strand, score);
         if labeler.windows() % 65536 == 0 {
             bar.set_position(labeler.windows());
         }

@@ -106,8 +106,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
     args.common.init()?;
     args.precision.check(&args.model.model.device)?;
     let (path, origin) = args.model.weights(Kind::Structure)?;
-    let mut model = Structure::load(&path, &args.model.model.device)?;
-    model.set_precision(args.precision.precision)?;
+    let model = Structure::load(&path, args.precision.placement(args.model.model.device))?;
     let meta = Meta::new("mire2e-fold")
         .field(origin)
         .maybe(PrecisionArgs::describe(model.precision()))

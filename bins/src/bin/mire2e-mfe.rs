@@ -93,7 +93,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
     }
     args.common.init()?;
     let (path, origin) = args.model.weights(Kind::Mfe)?;
-    let model = Mfe::load(&path, &args.model.model.device)?;
+    let model = Mfe::load(&path, args.model.model.device)?;
     let meta = Meta::new("mire2e-mfe").field(origin).line();
     let mut stage = MfeStage {
         model,

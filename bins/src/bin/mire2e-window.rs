@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 use mire2e::fasta;
-use mire2e::stream::{Header, Writer};
+use mire2e::stream::{Header, LocationText, Writer};
 use mire2e::window::Parts;
 use mire2e_cli::window_args::{self, WindowArgs};
 use mire2e_cli::{
@@ -65,16 +65,14 @@ fn run(args: &Args) -> anyhow::Result<()> {
     } else {
         Parts::new(&params)
     };
-    let (mut id, mut skipped, mut fields) = (String::new(), 0, [String::new(), String::new()]);
+    let (mut id, mut skipped, mut location) = (String::new(), 0, LocationText::default());
     while parts.next_record(&mut reader, &mut id)? {
         while let Some(part) = parts.next(&mut reader)? {
             let mut windows = part.windows();
             for w in windows.by_ref() {
-                fields[0] = w.start.to_string();
-                fields[1] = w.end.to_string();
-                let strand = w.strand.to_string();
+                let [start, end, strand] = location.of(&w);
                 let seq = std::str::from_utf8(&w.seq).context("window is not text")?;
-                writer.write_row([id.as_str(), &fields[0], &fields[1], &strand, seq], &[])?;
+                writer.write_row([id.as_str(), start, end, strand, seq], &[])?;
                 bar.inc(1);
             }
             skipped += windows.skipped;

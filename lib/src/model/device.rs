@@ -66,9 +66,7 @@ impl FromStr for Device {
             other => match other.strip_prefix("cuda:").map(str::parse) {
                 Some(Ok(n)) => Self::Cuda(n),
                 _ => {
-                    return Err(Error::Invalid(format!(
-                        "unknown device '{s}': expected cpu, cuda or cuda:N"
-                    )));
+                    return Err(Error::value("device", s, "cpu, cuda or cuda:N"));
                 }
             },
         };
@@ -90,7 +88,7 @@ mod tests {
         assert_eq!(" CPU ".parse::<Device>().unwrap(), Device::Cpu);
         for bad in ["gpu", "cuda:", "cuda:x", "cuda:-1", ""] {
             let err = bad.parse::<Device>().unwrap_err().to_string();
-            assert!(err.contains("unknown device"), "{bad}: {err}");
+            assert!(err.contains("device must be cpu, cuda"), "{bad}: {err}");
         }
         if cfg!(feature = "cuda") {
             assert_eq!("cuda".parse::<Device>().unwrap(), Device::Cuda(0));

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use safetensors::SafeTensors;
 
 use super::nn::weights::{self, Source, Vb};
-use super::{specs, Device, Kind};
+use super::{specs, Kind};
 use crate::{Error, Result};
 
 /// The name used in errors for weights given as bytes.
@@ -19,24 +19,24 @@ pub(crate) fn read(path: &Path) -> Result<Vec<u8>> {
     })
 }
 
-/// Builds model `kind` with `build` from safetensors `bytes` (`origin`: the file, for errors).
+/// Builds model `kind` with `build` from safetensors `bytes` (`origin`: the file, for errors), its
+/// tensors on `device`.
 ///
 /// Every tensor the model reads is checked (present, shape, float dtype) before anything is built;
 /// the first problem is reported with the count of the others, and with the kind of model the file
 /// fits if it is another model's weights.
-pub(crate) fn load<M>(
+pub(crate) fn build<M>(
     kind: Kind,
     bytes: &[u8],
     origin: Option<&Path>,
-    device: &Device,
+    device: &candle_core::Device,
     build: impl FnOnce(&Vb) -> candle_core::Result<M>,
-) -> Result<(M, candle_core::Device)> {
+) -> Result<M> {
     let path = origin.map_or_else(|| PathBuf::from(IN_MEMORY), Path::to_path_buf);
     let fail = |message: String| Error::Weights {
         path: path.clone(),
         message,
     };
-    let device = device.to_candle()?;
     let file = SafeTensors::deserialize(bytes)
         .map_err(|e| fail(format!("not a readable safetensors file ({e})")))?;
     let needed = specs(kind);
@@ -54,10 +54,8 @@ pub(crate) fn load<M>(
         }
         return Err(fail(message));
     }
-    let tensors = weights::tensors(&file, &needed, &device)
+    let tensors = weights::tensors(&file, &needed, device)
         .map_err(|e| fail(format!("cannot read the tensors ({e})")))?;
     let source = Source::Tensors(tensors, device.clone());
-    let model = build(&Vb::root(&source))
-        .map_err(|e| fail(format!("cannot build the {kind} model ({e})")))?;
-    Ok((model, device))
+    build(&Vb::root(&source)).map_err(|e| fail(format!("cannot build the {kind} model ({e})")))
 }

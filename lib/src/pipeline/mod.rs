@@ -12,7 +12,7 @@ pub use stage::{run_stage, Batch, Batches, Stage, StageSpec};
 
 use crate::bundle::Bundle;
 use crate::error::Result;
-use crate::model::{Attention, Classifier, Device, Kind, Mfe, Structure};
+use crate::model::{Attention, Classifier, Kind, Mfe, Placement, Structure};
 use crate::window::WINDOW_LENGTH;
 
 /// The three models, loaded.
@@ -68,12 +68,14 @@ pub struct Outputs {
 }
 
 impl Cascade {
-    /// Loads the bundle's three models (checksums verified).
-    pub fn from_bundle(bundle: &Bundle, device: &Device) -> Result<Self> {
+    /// Loads the bundle's three models (checksums verified) for `placement` (a [`Device`](crate::model::Device) alone:
+    /// f32; the precision applies to Structure, see [`Placement::precision`]).
+    pub fn from_bundle(bundle: &Bundle, placement: impl Into<Placement>) -> Result<Self> {
+        let placement = placement.into();
         Ok(Self {
-            structure: Structure::load(&bundle.weights(Kind::Structure)?, device)?,
-            mfe: Mfe::load(&bundle.weights(Kind::Mfe)?, device)?,
-            classifier: Classifier::load(&bundle.weights(Kind::Classifier)?, device)?,
+            structure: Structure::load(&bundle.weights(Kind::Structure)?, placement)?,
+            mfe: Mfe::load(&bundle.weights(Kind::Mfe)?, placement)?,
+            classifier: Classifier::load(&bundle.weights(Kind::Classifier)?, placement)?,
         })
     }
 

@@ -11,7 +11,7 @@ use crate::fasta;
 use crate::model::Attention;
 use crate::prefilter::{self, Level};
 use crate::report::Histogram;
-use crate::stream::{self, Header, Writer};
+use crate::stream::{self, Header, LocationText, Writer};
 use crate::window::{self, Part, Parts, Window, Windows, WINDOW_LENGTH};
 
 /// What `scan` writes besides scores.
@@ -371,8 +371,7 @@ fn scatter(kept_out: Outputs, kept: &[usize], n: usize) -> Outputs {
 /// Reused text buffers for one output row.
 #[derive(Default)]
 struct RowText {
-    start: String,
-    end: String,
+    location: LocationText,
     dot_bracket: String,
     pairing: String,
     mfe: String,
@@ -393,10 +392,6 @@ impl RowText {
         stem: Option<i32>,
     ) -> Result<()> {
         use std::fmt::Write as _;
-        self.start.clear();
-        let _ = write!(self.start, "{}", w.start);
-        self.end.clear();
-        let _ = write!(self.end, "{}", w.end);
         self.mfe.clear();
         stream::push_f32(&mut self.mfe, mfe);
         self.score.clear();
@@ -410,13 +405,9 @@ impl RowText {
         } else {
             &[&self.mfe, &self.score]
         };
-        let strand = if w.strand == window::Strand::Forward {
-            "+"
-        } else {
-            "-"
-        };
+        let [start, end, strand] = self.location.of(w);
         match structure {
-            None => writer.write_row([seq_id, &self.start, &self.end, strand], tail),
+            None => writer.write_row([seq_id, start, end, strand], tail),
             Some(values) => {
                 self.dot_bracket.clear();
                 stream::push_dot_bracket(&mut self.dot_bracket, values, stream::PAIRING_THRESHOLD);
@@ -426,8 +417,8 @@ impl RowText {
                 writer.write_row(
                     [
                         seq_id,
-                        &self.start,
-                        &self.end,
+                        start,
+                        end,
                         strand,
                         seq,
                         &self.dot_bracket,

@@ -141,17 +141,18 @@ pub fn run_stage<R: BufRead, W: Write>(
         for row in &rows {
             let w = columns.parse(reader, row, WINDOW_LENGTH)?;
             if original {
-                match w.strand {
-                    Strand::Reverse if reverse_of != w.seq_id => {
-                        w.seq_id.clone_into(&mut reverse_of)
+                let at = &w.location;
+                match at.strand {
+                    Strand::Reverse if reverse_of != at.seq_id => {
+                        at.seq_id.clone_into(&mut reverse_of)
                     }
-                    Strand::Forward if reverse_of == w.seq_id => {
+                    Strand::Forward if reverse_of == at.seq_id => {
                         return Err(reader.error(format!(
                             "line {}: a '+' window of {} after its '-' windows: batch-compat \
                              needs each record's '+' windows, then its '-' windows, as the \
                              original ordered them (cut records longer than a megabase with \
                              `mire2e-window --whole-records`)",
-                            row.line, w.seq_id
+                            row.line, at.seq_id
                         )))
                     }
                     _ => {}

@@ -130,21 +130,13 @@ fn check_nonempty(train: usize, val: usize) -> Result<()> {
 /// A Structure model in eval mode from a weights file (with the CPU path on the CPU).
 fn structure_net(path: &Path, device: &candle_core::Device) -> Result<EvalStructure> {
     let bytes = load::read(path)?;
-    let (net, _) = load::load(
+    load::build(
         Kind::Structure,
         &bytes,
         Some(path),
-        &device_of(device),
+        device,
         EvalStructure::load,
-    )?;
-    Ok(net)
-}
-
-fn device_of(device: &candle_core::Device) -> crate::model::Device {
-    match device.location() {
-        candle_core::DeviceLocation::Cuda { gpu_id } => crate::model::Device::Cuda(gpu_id),
-        _ => crate::model::Device::Cpu,
-    }
+    )
 }
 
 /// Inputs with the structure channel: the Structure model's predictions (eval mode, computed once).
@@ -266,9 +258,7 @@ pub fn train_classifier(
     );
     drop(snet);
     let bytes = load::read(mfe)?;
-    let (mnet, _) = load::load(Kind::Mfe, &bytes, Some(mfe), &device_of(&dev), |vb| {
-        EvalMfe::load(vb)
-    })?;
+    let mnet = load::build(Kind::Mfe, &bytes, Some(mfe), &dev, EvalMfe::load)?;
     let train_mfe = predict_mfe(&mnet, &train_x, &dev).map_err(model_err)?;
     let val_mfe = predict_mfe(&mnet, &val_x, &dev).map_err(model_err)?;
     drop(mnet);

@@ -17,7 +17,7 @@ use crate::model::nn::mfe::MfeNet;
 use crate::model::nn::structure::StructureNet;
 use crate::model::nn::train_mode::TrainCtx;
 use crate::model::nn::weights::Vb;
-use crate::model::{Attention, Kind};
+use crate::model::{Attention, Kind, Precision};
 use crate::train::ClassifierOptions;
 use crate::window::WINDOW_LENGTH;
 
@@ -196,7 +196,7 @@ impl EvalStructure {
         let cfg = StructureConfig::default();
         Ok(Self {
             net: StructureNet::load(vb, &cfg)?,
-            cpu: cpu_path(vb, || StructureCpu::load(vb, &cfg))?,
+            cpu: cpu_path(vb, || StructureCpu::load(vb, &cfg, Precision::F32))?,
         })
     }
 }

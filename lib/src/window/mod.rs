@@ -28,12 +28,19 @@ pub enum Strand {
     Reverse,
 }
 
-impl fmt::Display for Strand {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl Strand {
+    /// `+` or `-`, as streams, BED and GFF3 write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
             Self::Forward => "+",
             Self::Reverse => "-",
-        })
+        }
+    }
+}
+
+impl fmt::Display for Strand {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -44,9 +51,7 @@ impl FromStr for Strand {
         match s {
             "+" => Ok(Self::Forward),
             "-" => Ok(Self::Reverse),
-            _ => Err(Error::Invalid(format!(
-                "strand must be '+' or '-', not '{s}'"
-            ))),
+            _ => Err(Error::value("strand", s, "'+' or '-'")),
         }
     }
 }
@@ -91,9 +96,7 @@ impl FromStr for Strands {
             "both" => Ok(Self::Both),
             "forward" | "+" => Ok(Self::Forward),
             "reverse" | "-" => Ok(Self::Reverse),
-            _ => Err(Error::Invalid(format!(
-                "strands must be both, forward or reverse, not '{s}'"
-            ))),
+            _ => Err(Error::value("strands", s, "both, forward or reverse")),
         }
     }
 }
@@ -139,9 +142,11 @@ impl Params {
         }
         for (name, value) in [("max-n", self.max_n), ("skip-masked", self.max_masked)] {
             if !(0.0..=1.0).contains(&value) {
-                return Err(Error::Invalid(format!(
-                    "--{name} must be a fraction in [0, 1], not {value}"
-                )));
+                return Err(Error::value(
+                    &format!("--{name}"),
+                    value,
+                    "a fraction in [0, 1]",
+                ));
             }
         }
         Ok(())

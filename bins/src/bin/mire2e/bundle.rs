@@ -56,9 +56,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     if let Some(t) = args.threshold {
         anyhow::ensure!((0.0..=1.0).contains(&t), "--threshold must be in [0, 1]");
     }
-    Structure::load(&args.structure, &Device::Cpu)?;
-    Mfe::load(&args.mfe, &Device::Cpu)?;
-    Classifier::load(&args.classifier, &Device::Cpu)?;
+    Structure::load(&args.structure, Device::Cpu)?;
+    Mfe::load(&args.mfe, Device::Cpu)?;
+    Classifier::load(&args.classifier, Device::Cpu)?;
     // Build in a sibling temporary folder and rename, so a failed run leaves no half bundle.
     let parent = args
         .dir

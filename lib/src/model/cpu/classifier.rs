@@ -1,15 +1,18 @@
-//! Model C with per-window attention (`Attention::Window`) on the CPU without candle's per-op
-//! dispatch: the same network as `ClassifierNet` on plain f32 buffers reused per thread (see
-//! `cpu::structure` for why).
+//! Model C on the CPU without candle's per-op dispatch: the same network as `ClassifierNet` on plain
+//! f32 buffers reused per thread (see `cpu::structure` for why), with either attention.
 //!
 //! Windows go through the pooled encoder in tiles of `ENCODER_TILE`; the transformer and the MLP
 //! head then run over a chunk of up to `CHUNK` windows: GEMMs over rows = windows × 6 tokens (the
-//! transformer) or windows (the head), attention over each window's 6 tokens as plain loops.
+//! transformer) or windows (the head), attention over each group of 6 tokens as plain loops.
+//! `Attention::BatchCompat` differs only in which 6 tokens form a group (`batch_compat`).
 //!
-//! A window's result is the same bytes whatever the batch, tile or thread count: encoder tiles are
-//! always full (zero windows pad the last one), chunk GEMMs get at least `MIN_ROWS` windows (zero
-//! windows pad small chunks; gemm's summation order depends on the row count only at ≤ 64 rows, see
-//! `gemm_f32`), attention and every other loop is per window or per row in a fixed order.
+//! With `Attention::Window` a window's result is the same bytes whatever the batch, tile or thread
+//! count: encoder tiles are always full (zero windows pad the last one), chunk GEMMs get at least
+//! `MIN_ROWS` windows (zero windows pad small chunks; gemm's summation order depends on the row
+//! count only at ≤ 64 rows, see `gemm_f32`), attention and every other loop is per window or per
+//! row in a fixed order.
+
+use rayon::prelude::*;
 
 use super::layers::{
     par_runs, values, Dense, EncoderScratch, Norm, PooledEncoder, Spare, TransformerLayer,
@@ -18,6 +21,7 @@ use super::layers::{
 use super::ops::{bias_elu_norm, bias_elu_vec, dot, softmax_rows};
 use crate::model::config::ClassifierConfig;
 use crate::model::nn::weights::Vb;
+use crate::model::Attention;
 
 /// Windows per transformer and head pass: 128-row GEMMs amortise packing the 1000×1000 weights.
 const CHUNK: usize = 128;
@@ -42,7 +46,7 @@ struct Scratch {
 }
 
 /// Model C's weights, rearranged for the CPU path.
-pub(crate) struct ClassifierCpu {
+pub struct ClassifierCpu {
     conv1: PooledEncoder,
     /// `PE.pe`, `[tokens, E]`
     pe: Vec<f32>,
@@ -94,15 +98,23 @@ impl ClassifierCpu {
     }
 
     /// `x`: bases + structure channels-first `[B, 5, 100]`, `mfe`: `[B]` → class-0 probability `[B]`.
-    pub fn forward(&self, x: &[f32], mfe: &[f32]) -> Vec<f32> {
+    /// With [`Attention::BatchCompat`] the `B` windows are one batch of the original.
+    pub fn forward(&self, x: &[f32], mfe: &[f32], attention: Attention) -> Vec<f32> {
+        match attention {
+            Attention::Window => self.per_window(x, mfe),
+            Attention::BatchCompat => self.batch_compat(x, mfe),
+        }
+    }
+
+    fn per_window(&self, x: &[f32], mfe: &[f32]) -> Vec<f32> {
         let per_window = self.conv1.inputs();
         let mut out = mfe.to_vec(); // each run reads its windows' MFE values from its output
         par_runs(x, per_window, &mut out, 1, ENCODER_TILE, |x, out| {
-            let mut s = self.spare.take(|| self.scratch());
-            for (x, out) in x.chunks(CHUNK * per_window).zip(out.chunks_mut(CHUNK)) {
-                self.chunk(x, out, &mut s);
-            }
-            self.spare.put(s);
+            self.with_scratch(|s| {
+                for (x, out) in x.chunks(CHUNK * per_window).zip(out.chunks_mut(CHUNK)) {
+                    self.chunk(x, out, s);
+                }
+            })
         });
         out
     }
@@ -128,7 +140,78 @@ impl ClassifierCpu {
 
     /// Up to `CHUNK` windows; `out` holds their MFE values on entry, their scores on return.
     fn chunk(&self, x: &[f32], out: &mut [f32], s: &mut Scratch) {
-        let (n, e, per_window) = (out.len(), self.d_model, self.conv1.inputs());
+        let windows = self.encode(x, out.len(), s);
+        self.transform(windows, s);
+        self.head(out, windows, s);
+    }
+
+    /// The original's batch: `.view(6, B, 64)` of the `[B, 6, 64]` tokens makes batch column `g`
+    /// the flat token rows `i·B + g` (`i` < 6), so each group of 6 tokens that attend to each other
+    /// mixes windows. Regrouped so that a column's tokens are adjacent, the columns go through the
+    /// same per-group layers as windows do; `T.view(B, -1)` then reads the sequence-first memory
+    /// back row by row, and the head runs per window.
+    fn batch_compat(&self, x: &[f32], mfe: &[f32]) -> Vec<f32> {
+        let (n, tokens, e) = (mfe.len(), self.tokens, self.d_model);
+        let (span, per_window) = (self.conv1.features(), self.conv1.inputs());
+        let mut flat = vec![0.0; n * span];
+        flat.par_chunks_mut(CHUNK * span)
+            .zip(x.par_chunks(CHUNK * per_window))
+            .for_each(|(t, x)| {
+                self.with_scratch(|s| {
+                    self.encode(x, t.len() / span, s);
+                    t.copy_from_slice(&s.x[..t.len()]);
+                })
+            });
+        let mut columns = vec![0.0; n * span];
+        for g in 0..n {
+            for i in 0..tokens {
+                columns[(g * tokens + i) * e..][..e].copy_from_slice(&flat[(i * n + g) * e..][..e]);
+            }
+        }
+        columns.par_chunks_mut(CHUNK * span).for_each(|c| {
+            self.with_scratch(|s| {
+                let windows = self.fill(c, s);
+                self.transform(windows, s);
+                c.copy_from_slice(&s.x[..c.len()]);
+            })
+        });
+        for g in 0..n {
+            for i in 0..tokens {
+                flat[(i * n + g) * e..][..e].copy_from_slice(&columns[(g * tokens + i) * e..][..e]);
+            }
+        }
+        let mut out = mfe.to_vec();
+        out.par_chunks_mut(CHUNK)
+            .zip(flat.par_chunks(CHUNK * span))
+            .for_each(|(out, t)| {
+                self.with_scratch(|s| {
+                    let windows = self.fill(t, s);
+                    self.head(out, windows, s);
+                })
+            });
+        out
+    }
+
+    fn with_scratch(&self, run: impl FnOnce(&mut Scratch)) {
+        let mut s = self.spare.take(|| self.scratch());
+        run(&mut s);
+        self.spare.put(s);
+    }
+
+    /// Copies the tokens of up to `CHUNK` windows into `s.x`, zero windows after them up to
+    /// `MIN_ROWS`; returns the windows the GEMMs then cover.
+    fn fill(&self, tokens: &[f32], s: &mut Scratch) -> usize {
+        let span = self.conv1.features();
+        let windows = (tokens.len() / span).max(MIN_ROWS);
+        s.x[..tokens.len()].copy_from_slice(tokens);
+        s.x[tokens.len()..windows * span].fill(0.0);
+        windows
+    }
+
+    /// The tokens of `n` (≤ `CHUNK`) windows into `s.x`, zero windows after them up to `MIN_ROWS`,
+    /// scaled and position-encoded; returns the windows the GEMMs then cover.
+    fn encode(&self, x: &[f32], n: usize, s: &mut Scratch) -> usize {
+        let (e, per_window) = (self.d_model, self.conv1.inputs());
         let span = self.conv1.features(); // values per window: tokens × E
         for (x, t) in x
             .chunks(ENCODER_TILE * per_window)
@@ -145,10 +228,21 @@ impl ClassifierCpu {
                 *v = *v * scale + p;
             }
         }
+        windows
+    }
+
+    /// The transformer layers over `windows` groups of tokens in `s.x`, in place.
+    fn transform(&self, windows: usize, s: &mut Scratch) {
         let rows = windows * self.tokens;
         for layer in &self.layers {
             self.layer(layer, rows, s);
         }
+    }
+
+    /// The MLP head over `windows` windows' tokens in `s.x`; `out` (≤ `windows`) holds their MFE
+    /// values on entry, their scores on return.
+    fn head(&self, out: &mut [f32], windows: usize, s: &mut Scratch) {
+        let span = self.conv1.features();
         // cat([T.view(B, -1), mfe]) → bn1 → hidden2first → ELU → bn2 → first2med → ELU → FF1 → ELU
         let flat = self.hidden2first.input;
         let (n1s, n1h) = (&self.bn1.scale, &self.bn1.shift);
@@ -234,7 +328,7 @@ mod tests {
         random_input, random_weights, reference_weights, worst,
     };
     use crate::model::nn::classifier::ClassifierNet;
-    use crate::model::{load, Attention, Kind};
+    use crate::model::{load, Kind};
     use crate::window::WINDOW_LENGTH;
 
     /// Largest |Δ| between the CPU path and the candle network allowed.
@@ -245,16 +339,24 @@ mod tests {
     /// paths differ by up to 1.3e-5 on these inputs (1e-7 with the random weights).
     const REFERENCE_TOLERANCE: f32 = 2e-5;
 
-    fn compare(net: &ClassifierNet, cpu: &ClassifierCpu, n: usize, seed: u64) -> f32 {
+    fn compare(
+        net: &ClassifierNet,
+        cpu: &ClassifierCpu,
+        n: usize,
+        seed: u64,
+        attention: Attention,
+    ) -> f32 {
         let x = random_input(n, seed);
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mfe: Vec<f32> = (0..n).map(|_| rng.random_range(0.0..0.6)).collect();
         let t = Tensor::from_vec(x.clone(), (n, 5, WINDOW_LENGTH), &Device::Cpu).unwrap();
         let m = Tensor::from_vec(mfe.clone(), (n, 1), &Device::Cpu).unwrap();
-        let want = net.forward(&t, &m, Attention::Window).unwrap();
+        let want = net.forward(&t, &m, attention).unwrap();
         let want = want.to_vec1::<f32>().unwrap();
-        worst(&cpu.forward(&x, &mfe), &want)
+        worst(&cpu.forward(&x, &mfe, attention), &want)
     }
+
+    const ATTENTIONS: [Attention; 2] = [Attention::Window, Attention::BatchCompat];
 
     #[test]
     fn equals_the_candle_network_on_random_weights() {
@@ -265,10 +367,18 @@ mod tests {
             let net = ClassifierNet::load(&vb, &cfg).unwrap();
             let cpu = ClassifierCpu::load(&vb, &cfg).unwrap();
             // 37: a partial encoder tile and a chunk padded to MIN_ROWS; 300: several chunks
-            for n in [1, 37, 300] {
-                let d = compare(&net, &cpu, n, seed + 10);
-                println!("classifier, random weights {seed}, {n} windows: worst |Δ| {d:e}");
-                assert!(d <= TOLERANCE, "seed {seed}, {n} windows: worst |Δ| {d:e}");
+            for (n, attention) in [1, 37, 300]
+                .into_iter()
+                .flat_map(|n| ATTENTIONS.map(|a| (n, a)))
+            {
+                let d = compare(&net, &cpu, n, seed + 10, attention);
+                println!(
+                    "classifier {attention:?}, random weights {seed}, {n} windows: worst |Δ| {d:e}"
+                );
+                assert!(
+                    d <= TOLERANCE,
+                    "{attention:?}, seed {seed}, {n} windows: worst |Δ| {d:e}"
+                );
             }
         }
     }
@@ -280,18 +390,20 @@ mod tests {
             return;
         };
         let cfg = ClassifierConfig::default();
-        let device = crate::model::Device::Cpu;
-        let ((net, cpu), _) = load::load(Kind::Classifier, &bytes, None, &device, |vb| {
+        let (net, cpu) = load::build(Kind::Classifier, &bytes, None, &Device::Cpu, |vb| {
             Ok((
                 ClassifierNet::load(vb, &cfg)?,
                 ClassifierCpu::load(vb, &cfg)?,
             ))
         })
         .unwrap();
-        for seed in 0..4 {
-            let d = compare(&net, &cpu, 300, seed);
-            println!("classifier, reference weights, inputs {seed}: worst |Δ| {d:e}");
-            assert!(d <= REFERENCE_TOLERANCE, "seed {seed}: worst |Δ| {d:e}");
+        for (seed, attention) in (0..4).flat_map(|s| ATTENTIONS.map(|a| (s, a))) {
+            let d = compare(&net, &cpu, 300, seed, attention);
+            println!("classifier {attention:?}, reference weights, inputs {seed}: worst |Δ| {d:e}");
+            assert!(
+                d <= REFERENCE_TOLERANCE,
+                "{attention:?}, seed {seed}: worst |Δ| {d:e}"
+            );
         }
     }
 }

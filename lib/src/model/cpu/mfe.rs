@@ -32,7 +32,7 @@ struct Scratch {
 }
 
 /// Model B's weights, rearranged for the CPU path.
-pub(crate) struct MfeCpu {
+pub struct MfeCpu {
     conv1: PooledEncoder,
     hidden2first: Dense,
     bn1: Norm,
@@ -161,11 +161,10 @@ mod tests {
             return;
         };
         let cfg = MfeConfig::default();
-        let ((net, cpu), _) =
-            load::load(Kind::Mfe, &bytes, None, &crate::model::Device::Cpu, |vb| {
-                Ok((MfeNet::load(vb, &cfg)?, MfeCpu::load(vb, &cfg)?))
-            })
-            .unwrap();
+        let (net, cpu) = load::build(Kind::Mfe, &bytes, None, &Device::Cpu, |vb| {
+            Ok((MfeNet::load(vb, &cfg)?, MfeCpu::load(vb, &cfg)?))
+        })
+        .unwrap();
         let d = compare(&net, &cpu, 300, 5);
         println!("mfe, reference weights: worst |Δ| {d:e}");
         assert!(d <= TOLERANCE, "worst |Δ| {d:e}");

@@ -71,7 +71,7 @@ impl Scratch {
 }
 
 /// Model A's weights, rearranged for the CPU path.
-pub(crate) struct StructureCpu {
+pub struct StructureCpu {
     stem: NormConv,
     /// Per ResNet: the two `BN(ReLU(·)) → Conv` halves.
     resnets: Vec<(NormConv, NormConv)>,
@@ -91,8 +91,8 @@ pub(crate) struct StructureCpu {
 }
 
 impl StructureCpu {
-    /// Reads the same tensors as `StructureNet::load` (which checks the configuration).
-    pub fn load(vb: &Vb, cfg: &StructureConfig) -> candle_core::Result<Self> {
+    /// Reads the same tensors as `StructureNet::load`, every product packed for `precision`.
+    pub fn load(vb: &Vb, cfg: &StructureConfig, precision: Precision) -> candle_core::Result<Self> {
         let enc = &cfg.conv_in;
         if enc.pool || enc.n_blocks == 0 {
             candle_core::bail!("the CPU path expects the unpooled EncoderStr");
@@ -114,7 +114,7 @@ impl StructureCpu {
         let layers = (0..t.n_layers)
             .map(|i| Layer::load(&encoder.pp(i), t))
             .collect::<candle_core::Result<_>>()?;
-        Ok(Self {
+        let mut cpu = Self {
             stem,
             resnets,
             pe: get_pe(WINDOW_LENGTH, WINDOW_LENGTH),
@@ -127,7 +127,11 @@ impl StructureCpu {
             nhead: t.nhead,
             precision: Precision::F32,
             spare: Mutex::new(Vec::new()),
-        })
+        };
+        if precision != Precision::F32 {
+            cpu.pack(precision);
+        }
+        Ok(cpu)
     }
 
     /// `x`: one-hot channels-first `[B, 4, 100]` → `[B, 100]`: one run of tiles per thread of the
@@ -155,13 +159,13 @@ impl StructureCpu {
         out
     }
 
-    /// The arithmetic of the products (see [`Self::set_precision`]).
+    /// The arithmetic of the products.
     pub fn precision(&self) -> Precision {
         self.precision
     }
 
-    /// Packs (or drops) the bf16 operands of every GEMM (see [`Precision`]).
-    pub fn set_precision(&mut self, precision: Precision) {
+    /// Packs the bf16 operands of every GEMM (see [`Precision`]).
+    fn pack(&mut self, precision: Precision) {
         self.stem.set_precision(precision);
         for (a, b) in &mut self.resnets {
             a.set_precision(precision);

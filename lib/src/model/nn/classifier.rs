@@ -13,7 +13,7 @@ use crate::model::Attention;
 use crate::window::WINDOW_LENGTH;
 
 /// The network: conv stack (100 → 6 positions) cut into 6 tokens, 3 transformer layers, an MLP.
-pub(crate) struct ClassifierNet {
+pub struct ClassifierNet {
     conv1: Encoder,
     /// The stored `PE.pe` buffer, [1, tokens, E]
     pe: Tensor,

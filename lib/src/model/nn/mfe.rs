@@ -9,7 +9,7 @@ use crate::model::nn::weights::Vb;
 use crate::window::WINDOW_LENGTH;
 
 /// The network: conv stack with pooling (100 → 12 positions), flattened, then an MLP with BatchNorm.
-pub(crate) struct MfeNet {
+pub struct MfeNet {
     conv1: Encoder,
     hidden2first: Linear,
     bn1: BatchNorm,

@@ -1,6 +1,5 @@
-//! The candle networks' forward pass over a call's windows: on a GPU, and for the Classifier's
-//! `Attention::BatchCompat` (where the slice is one batch of the original). The whole slice is one
-//! pass; on the CPU the hand-written paths (`*_cpu`) split windows into tiles themselves.
+//! The candle networks' forward pass over a call's windows, on a GPU: the whole slice is one pass
+//! (on the CPU the hand-written engine splits windows into tiles itself).
 
 use candle_core::{Device, Tensor};
 

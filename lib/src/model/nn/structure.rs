@@ -10,7 +10,7 @@ use crate::model::nn::weights::Vb;
 use crate::window::WINDOW_LENGTH;
 
 /// The network: conv stack, concatenated positional features, 6 transformer layers, per-position head.
-pub(crate) struct StructureNet {
+pub struct StructureNet {
     conv_in: Encoder,
     /// `get_pe(100, 100)`, [1, 100, 111]
     pe: Tensor,

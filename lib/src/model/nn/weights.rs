@@ -54,14 +54,14 @@ impl Source {
 
 /// A name prefix over a [`Source`], like candle's `VarBuilder`.
 #[derive(Clone)]
-pub(crate) struct Vb<'a> {
+pub struct Vb<'a> {
     source: &'a Source,
     prefix: String,
 }
 
 impl<'a> Vb<'a> {
     /// The root (empty prefix) of `source`.
-    pub fn root(source: &'a Source) -> Self {
+    pub(crate) fn root(source: &'a Source) -> Self {
         Self {
             source,
             prefix: String::new(),
@@ -69,7 +69,7 @@ impl<'a> Vb<'a> {
     }
 
     /// The sub-module `name` (`vb.pp("conv_in").pp(3)` → `conv_in.3.`).
-    pub fn pp(&self, name: impl Display) -> Self {
+    pub(crate) fn pp(&self, name: impl Display) -> Self {
         Self {
             source: self.source,
             prefix: self.path(name),
@@ -85,7 +85,7 @@ impl<'a> Vb<'a> {
     }
 
     /// The device tensors are built on.
-    pub fn device(&self) -> Device {
+    pub(crate) fn device(&self) -> Device {
         match self.source {
             Source::Record(_) => Device::Cpu,
             Source::Tensors(_, device) | Source::Train(_, device, _) => device.clone(),
@@ -93,7 +93,7 @@ impl<'a> Vb<'a> {
     }
 
     /// The train-mode context, when building a model for a training step.
-    pub fn train(&self) -> Option<Arc<TrainCtx>> {
+    pub(crate) fn train(&self) -> Option<Arc<TrainCtx>> {
         match self.source {
             Source::Train(_, _, ctx) => Some(ctx.clone()),
             _ => None,
@@ -101,12 +101,12 @@ impl<'a> Vb<'a> {
     }
 
     /// The prefix (the module's `state_dict` name).
-    pub fn prefix(&self) -> &str {
+    pub(crate) fn prefix(&self) -> &str {
         &self.prefix
     }
 
     /// The f32 tensor `name` of the given shape.
-    pub fn get(&self, shape: &[usize], name: &str) -> candle_core::Result<Tensor> {
+    pub(crate) fn get(&self, shape: &[usize], name: &str) -> candle_core::Result<Tensor> {
         let name = self.path(name);
         match self.source {
             Source::Record(specs) => {
@@ -129,7 +129,7 @@ impl<'a> Vb<'a> {
     }
 
     /// Lists a tensor that the original state dict carries but the forward pass never reads.
-    pub fn declare_unused(&self, shape: &[usize], name: &str) {
+    pub(crate) fn declare_unused(&self, shape: &[usize], name: &str) {
         if let Source::Record(specs) = self.source {
             let name = self.path(name);
             specs.borrow_mut().push(TensorSpec {
@@ -142,7 +142,7 @@ impl<'a> Vb<'a> {
 
     /// Runs `build` in record mode and lists what it asked for as unused (a whole unused module,
     /// e.g. the original's stray `encoder_layer`). Does nothing when loading.
-    pub fn declare_unused_module<T>(
+    pub(crate) fn declare_unused_module<T>(
         &self,
         build: impl FnOnce(&Vb) -> candle_core::Result<T>,
     ) -> candle_core::Result<()> {

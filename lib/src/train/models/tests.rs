@@ -113,7 +113,7 @@ fn saved_weights_reproduce_the_training_model() {
     expected.sort();
     assert_eq!(names, expected);
     let loaded =
-        crate::model::Structure::load_from_buffer(&bytes, &crate::model::Device::Cpu).unwrap();
+        crate::model::Structure::load_from_buffer(&bytes, crate::model::Device::Cpu).unwrap();
     let got = loaded.predict(&seqs).unwrap();
     // prediction takes the hand-written CPU path (cpu::structure), training candle's: the same
     // network summed in another order, so equal to within the parity tolerance, not bit for bit
@@ -153,7 +153,9 @@ fn structure_inputs_take_the_cpu_path_for_full_windows_only() {
     };
     let both = EvalStructure {
         net: net(),
-        cpu: Some(StructureCpu::load(&vb, &Default::default()).unwrap()),
+        cpu: Some(
+            StructureCpu::load(&vb, &Default::default(), crate::model::Precision::F32).unwrap(),
+        ),
     };
     let want = predict_structure(&candle_only, &set, &dev).unwrap();
     let got = predict_structure(&both, &set, &dev).unwrap();
