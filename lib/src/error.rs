@@ -25,6 +25,24 @@ pub enum Error {
         /// What is wrong, naming the record and position.
         message: String,
     },
+    /// A letter of a FASTA record that is not a nucleotide.
+    #[error(
+        "{source_name}: record {record} ({id}), position {position}: {found} is not {expected}"
+    )]
+    Letter {
+        /// The input's name (path or `stdin`).
+        source_name: String,
+        /// The 1-based record number.
+        record: u64,
+        /// The record's id.
+        id: String,
+        /// The 1-based position in the record.
+        position: u64,
+        /// The letter, described (`'x'`, or a byte value).
+        found: String,
+        /// What the letter may be.
+        expected: String,
+    },
     /// Malformed stream (TSV) input.
     #[error("{source_name}: {message}")]
     Stream {

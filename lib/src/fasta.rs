@@ -223,14 +223,13 @@ impl<R: BufRead> Reader<R> {
             sequence.consume(n);
         }
         let read = buf.len() - from;
-        normalize(&mut buf[from..]).map_err(|(position, byte)| {
-            self.error(format!(
-                "record {} ({}), position {}: {} is not a nucleotide (A C G T U, N or an IUPAC code)",
-                self.records,
-                self.id,
-                self.bases + position,
-                describe_byte(byte)
-            ))
+        normalize(&mut buf[from..]).map_err(|(position, byte)| Error::Letter {
+            source_name: self.name.clone(),
+            record: self.records,
+            id: self.id.clone(),
+            position: self.bases + position,
+            found: describe_byte(byte),
+            expected: "a nucleotide (A C G T U, N or an IUPAC code)".into(),
         })?;
         self.bases += read as u64;
         if read == 0 {
@@ -380,5 +379,23 @@ mod tests {
         assert!(msg(b">r\nAC\n>s\nAC\n>r x\nAC\n")
             .contains("record 3 (r): duplicate id (also record 1)"));
         assert!(msg(b"> r\nAC\n").contains("record 1: invalid header line"));
+    }
+
+    #[test]
+    fn a_bad_letter_is_a_typed_error() {
+        // the second line of record 2: positions count from the record's start
+        match read(b">r\nAC\n>s\nACGU\nAC-G\n").unwrap_err() {
+            Error::Letter {
+                record,
+                id,
+                position,
+                found,
+                ..
+            } => assert_eq!(
+                (record, id.as_str(), position, found.as_str()),
+                (2, "s", 7, "'-'")
+            ),
+            other => panic!("not Error::Letter: {other}"),
+        }
     }
 }

@@ -566,6 +566,10 @@ mod tests {
             msg,
             "t: line 3, column `start`: 'x' is not a non-negative integer"
         );
+        assert!(matches!(
+            cols.parse(&reader, &row, 4),
+            Err(Error::Field { line: 3, ref column, ref found, .. }) if column == "start" && found == "x"
+        ));
 
         let short = "seq_id\tstart\nr\n";
         let mut reader = Reader::new("t", short.as_bytes()).unwrap();
