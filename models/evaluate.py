@@ -367,16 +367,19 @@ def loci_curve(windows) -> list[tuple[float, int]]:
 def fit_threshold(windows, bases: int, cap: float | None = 1.0,
                   per_mb: float = 1.0) -> tuple[float | None, int]:
     """The lowest threshold at which the windows, and every higher threshold, give <= per_mb calls
-    per Mb (the loci count need not fall monotonically, as loci merge when t drops). Candidates are
-    the distinct scores; if even the top score gives too many, just above it (no call). Returns
-    (threshold, calls there); threshold None if above `cap` (a bundle's threshold is in [0, 1])."""
+    per Mb (the loci count need not fall monotonically, as loci merge when t drops): one f32 step
+    above the highest score that gives too many (no call if that is the top score), or the lowest
+    score if none does. Returns (threshold, calls there); threshold None if above `cap` (a
+    bundle's threshold is in [0, 1])."""
     limit = per_mb * bases / 1e6
     curve = loci_curve(windows)
-    best, calls = (next_f32_up(curve[0][0]) if curve else 0.0), 0
+    best, calls = (curve[-1][0] if curve else 0.0), (curve[-1][1] if curve else 0)
+    above = 0  # loci at the scores above the current one
     for t, loci in curve:
         if loci > limit:
+            best, calls = next_f32_up(t), above
             break
-        best, calls = t, loci
+        above = loci
     return (best if cap is None or best <= cap else None), calls
 
 

@@ -48,11 +48,11 @@ use std::str::FromStr;
 pub use device::Device;
 pub use engine::Model;
 
-/// Model A: the pairing of every nucleotide of a window ([`Model::predict`](Model#impl-Model<A>)).
+/// Model A: the pairing of every nucleotide of a window (its `predict` is on [`Model`]).
 pub type Structure = Model<arch::A>;
-/// Model B: estimated |MFE| per nucleotide ([`Model::predict`](Model#impl-Model<B>)).
+/// Model B: estimated |MFE| per nucleotide (its `predict` is on [`Model`]).
 pub type Mfe = Model<arch::B>;
-/// Model C: the pre-miRNA score of a window ([`Model::predict`](Model#impl-Model<C>)).
+/// Model C: the pre-miRNA score of a window (its `predict` is on [`Model`]).
 pub type Classifier = Model<arch::C>;
 
 /// The three architectures, as [`Model`]'s type parameter (the paper's models A, B and C).
