@@ -45,6 +45,10 @@ pub(crate) mod structure;
 use std::fmt;
 use std::str::FromStr;
 
+use crate::{Error, Result};
+use config::{ClassifierConfig, MfeConfig, StructureConfig};
+use nn::weights::{Source, TensorSpec, Vb};
+
 pub use device::Device;
 pub use engine::Model;
 
@@ -92,10 +96,6 @@ impl From<&Device> for Placement {
         Self::from(*device)
     }
 }
-
-use crate::{Error, Result};
-use config::{ClassifierConfig, MfeConfig, StructureConfig};
-use nn::weights::{Source, TensorSpec, Vb};
 
 /// How the Classifier's transformer forms its attention context.
 ///
