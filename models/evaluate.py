@@ -370,7 +370,20 @@ def fit_threshold(windows, bases: int, cap: float | None = 1.0,
     per Mb (the loci count need not fall monotonically, as loci merge when t drops): one f32 step
     above the highest score that gives too many (no call if that is the top score), or the lowest
     score if none does. Returns (threshold, calls there); threshold None if above `cap` (a
-    bundle's threshold is in [0, 1])."""
+    bundle's threshold is in [0, 1]).
+
+    Three windows, the first two overlapping (one locus from 0.8 down), the third apart:
+    >>> w = [("r", "+", 0, 100, f32(0.9)), ("r", "+", 50, 150, f32(0.8)),
+    ...      ("r", "+", 1000, 1100, f32(0.7))]
+    >>> t, calls = fit_threshold(w, 1_000_000)  # 1 call allowed: 0.7 would make 2
+    >>> (t == next_f32_up(f32(0.7)), calls)
+    (True, 1)
+    >>> t, calls = fit_threshold(w, 500_000)  # none allowed: just above the top score
+    >>> (t == next_f32_up(f32(0.9)), calls)
+    (True, 0)
+    >>> fit_threshold(w, 2_000_000) == (f32(0.7), 2)  # every score keeps to the rule
+    True
+    """
     limit = per_mb * bases / 1e6
     curve = loci_curve(windows)
     best, calls = (curve[-1][0] if curve else 0.0), (curve[-1][1] if curve else 0)

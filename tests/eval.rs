@@ -702,3 +702,35 @@ fn gzipped_stream_and_hairpin_fasta_truth() {
         ("1", "15", "1")
     );
 }
+
+/// `models/evaluate.py` fits the bundles' operating thresholds; its doctests check the fit (the
+/// lowest threshold that keeps to the calls-per-Mb rule, merged loci) by the Python that runs it.
+#[test]
+fn evaluate_py_threshold_fit_doctests_pass() {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/evaluate.py");
+    let run = std::process::Command::new("python3")
+        .args(["-m", "doctest", "-v"])
+        .arg(&script)
+        .output();
+    let out = match run {
+        Ok(out) => out,
+        Err(e) => {
+            assert!(
+                std::env::var("CI").is_err(),
+                "CI=true but python3 cannot run ({e}): models/evaluate.py's doctests need it"
+            );
+            eprintln!("SKIP: python3 not found ({e})");
+            return;
+        }
+    };
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("tests in evaluate.fit_threshold"),
+        "the fit's doctests did not run:\n{stdout}"
+    );
+}
