@@ -14,6 +14,7 @@
 
 use rayon::prelude::*;
 
+use super::gemm_f32::MIN_ROWS;
 use super::layers::{
     par_runs, values, Dense, EncoderScratch, Norm, PooledEncoder, Spare, TransformerLayer,
     ENCODER_TILE,
@@ -25,9 +26,6 @@ use crate::model::Attention;
 
 /// Windows per transformer and head pass: 128-row GEMMs amortise packing the 1000×1000 weights.
 const CHUNK: usize = 128;
-
-/// Fewest windows of a chunk's GEMMs: above 64 rows gemm's kernels do not depend on the row count.
-const MIN_ROWS: usize = 65;
 
 /// Activation buffers of one thread.
 struct Scratch {
@@ -110,11 +108,14 @@ impl ClassifierCpu {
         let per_window = self.conv1.inputs();
         let mut out = mfe.to_vec(); // each run reads its windows' MFE values from its output
         par_runs(x, per_window, &mut out, 1, ENCODER_TILE, |x, out| {
-            self.with_scratch(|s| {
-                for (x, out) in x.chunks(CHUNK * per_window).zip(out.chunks_mut(CHUNK)) {
-                    self.chunk(x, out, s);
-                }
-            })
+            self.spare.with(
+                || self.scratch(),
+                |s| {
+                    for (x, out) in x.chunks(CHUNK * per_window).zip(out.chunks_mut(CHUNK)) {
+                        self.chunk(x, out, s);
+                    }
+                },
+            )
         });
         out
     }
@@ -157,10 +158,13 @@ impl ClassifierCpu {
         flat.par_chunks_mut(CHUNK * span)
             .zip(x.par_chunks(CHUNK * per_window))
             .for_each(|(t, x)| {
-                self.with_scratch(|s| {
-                    self.encode(x, t.len() / span, s);
-                    t.copy_from_slice(&s.x[..t.len()]);
-                })
+                self.spare.with(
+                    || self.scratch(),
+                    |s| {
+                        self.encode(x, t.len() / span, s);
+                        t.copy_from_slice(&s.x[..t.len()]);
+                    },
+                )
             });
         let mut columns = vec![0.0; n * span];
         for g in 0..n {
@@ -169,11 +173,14 @@ impl ClassifierCpu {
             }
         }
         columns.par_chunks_mut(CHUNK * span).for_each(|c| {
-            self.with_scratch(|s| {
-                let windows = self.fill(c, s);
-                self.transform(windows, s);
-                c.copy_from_slice(&s.x[..c.len()]);
-            })
+            self.spare.with(
+                || self.scratch(),
+                |s| {
+                    let windows = self.fill(c, s);
+                    self.transform(windows, s);
+                    c.copy_from_slice(&s.x[..c.len()]);
+                },
+            )
         });
         for g in 0..n {
             for i in 0..tokens {
@@ -184,18 +191,15 @@ impl ClassifierCpu {
         out.par_chunks_mut(CHUNK)
             .zip(flat.par_chunks(CHUNK * span))
             .for_each(|(out, t)| {
-                self.with_scratch(|s| {
-                    let windows = self.fill(t, s);
-                    self.head(out, windows, s);
-                })
+                self.spare.with(
+                    || self.scratch(),
+                    |s| {
+                        let windows = self.fill(t, s);
+                        self.head(out, windows, s);
+                    },
+                )
             });
         out
-    }
-
-    fn with_scratch(&self, run: impl FnOnce(&mut Scratch)) {
-        let mut s = self.spare.take(|| self.scratch());
-        run(&mut s);
-        self.spare.put(s);
     }
 
     /// Copies the tokens of up to `CHUNK` windows into `s.x`, zero windows after them up to

@@ -73,6 +73,10 @@ impl<'a> Mat<'a> {
 /// Smallest m·n for which gemm takes its general (blocked) kernels, whatever the shape.
 const MIN_ELEMENTS: usize = 16 * 16 + 1;
 
+/// Fewest rows [`matmul`] takes: above 64 rows gemm's kernels do not depend on the row count, so
+/// callers pad smaller calls with zero rows to this.
+pub(crate) const MIN_ROWS: usize = 65;
+
 /// `dst = a · b`, with `dst` row-major (row stride `dst_rs`, rows of `b.cols` values).
 ///
 /// Panics when a matrix does not fit its slice, the shapes disagree, or the call is one of the
@@ -80,7 +84,7 @@ const MIN_ELEMENTS: usize = 16 * 16 + 1;
 pub(crate) fn matmul(dst: &mut [f32], dst_rs: usize, a: Mat, b: Mat) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     assert!(
-        m > 64 && n > 1 && k > 2 && m * n >= MIN_ELEMENTS,
+        m >= MIN_ROWS && n > 1 && k > 2 && m * n >= MIN_ELEMENTS,
         "shape {m}×{k}×{n} takes a shape-dependent gemm kernel"
     );
     product(dst, dst_rs, a, b, false);

@@ -518,15 +518,15 @@ impl<S> Default for Spare<S> {
 }
 
 impl<S> Spare<S> {
-    pub fn take(&self, new: impl FnOnce() -> S) -> S {
+    /// Runs `run` on a spare buffer (or on `new()` when none is left), then keeps it for the next.
+    pub fn with<R>(&self, new: impl FnOnce() -> S, run: impl FnOnce(&mut S) -> R) -> R {
         let reused = self.0.lock().ok().and_then(|mut s| s.pop());
-        reused.unwrap_or_else(new)
-    }
-
-    pub fn put(&self, s: S) {
+        let mut s = reused.unwrap_or_else(new);
+        let result = run(&mut s);
         if let Ok(mut spare) = self.0.lock() {
             spare.push(s);
         }
+        result
     }
 }
 

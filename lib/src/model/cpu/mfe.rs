@@ -9,6 +9,7 @@
 //! pad small chunks; gemm's summation order depends on the row count only below that, see
 //! `gemm_f32`), every other loop is per row.
 
+use super::gemm_f32::MIN_ROWS;
 use super::layers::{
     par_runs, values, Dense, EncoderScratch, Norm, PooledEncoder, Spare, ENCODER_TILE,
 };
@@ -18,9 +19,6 @@ use crate::model::nn::weights::Vb;
 
 /// Windows per head pass.
 const CHUNK: usize = 128;
-
-/// Fewest rows of a head GEMM: above 64 gemm's kernels do not depend on the row count.
-const MIN_ROWS: usize = 65;
 
 /// Activation buffers of one thread.
 struct Scratch {
@@ -68,11 +66,14 @@ impl MfeCpu {
         let per_window = self.conv1.inputs();
         let mut out = vec![0.0; x.len() / per_window];
         par_runs(x, per_window, &mut out, 1, ENCODER_TILE, |x, out| {
-            let mut s = self.spare.take(|| self.scratch());
-            for (x, out) in x.chunks(CHUNK * per_window).zip(out.chunks_mut(CHUNK)) {
-                self.chunk(x, out, &mut s);
-            }
-            self.spare.put(s);
+            self.spare.with(
+                || self.scratch(),
+                |s| {
+                    for (x, out) in x.chunks(CHUNK * per_window).zip(out.chunks_mut(CHUNK)) {
+                        self.chunk(x, out, s);
+                    }
+                },
+            )
         });
         out
     }

@@ -17,13 +17,11 @@
 //! head `Q·Kᵀ` and `P·V`) goes through `gemm_bf16` (Intel AMX where available) on bf16-rounded
 //! operands with f32 sums; everything else stays f32, and windows stay independent bit for bit.
 
-use std::sync::Mutex;
-
 use rayon::prelude::*;
 
 use super::gemm_bf16::{self, PackedB};
 use super::gemm_f32::{matmul, Mat};
-use super::layers::{Dense, NormConv, TransformerLayer as Layer};
+use super::layers::{Dense, NormConv, Spare, TransformerLayer as Layer};
 use super::ops::{bias_elu, softmax_rows};
 use crate::encode::{get_pe, PE_FEATURES};
 use crate::model::config::StructureConfig;
@@ -85,9 +83,8 @@ pub struct StructureCpu {
     d_model: usize,
     nhead: usize,
     precision: Precision,
-    /// Buffers of finished tasks, for the next call (~5 MB each: allocating them per call faults
-    /// their pages in again).
-    spare: Mutex<Vec<Scratch>>,
+    /// Buffers of finished tasks, for the next call (~5 MB each).
+    spare: Spare<Scratch>,
 }
 
 impl StructureCpu {
@@ -126,7 +123,7 @@ impl StructureCpu {
             d_model: e,
             nhead: t.nhead,
             precision: Precision::F32,
-            spare: Mutex::new(Vec::new()),
+            spare: Spare::default(),
         };
         if precision != Precision::F32 {
             cpu.pack(precision);
@@ -145,23 +142,19 @@ impl StructureCpu {
         out.par_chunks_mut(per_task * WINDOW_LENGTH)
             .zip(x.par_chunks(per_task * per_window))
             .for_each(|(out, x)| {
-                let mut scratch = self.take_scratch();
-                for (out, x) in out
-                    .chunks_mut(TILE * WINDOW_LENGTH)
-                    .zip(x.chunks(TILE * per_window))
-                {
-                    self.tile(x, out, &mut scratch);
-                }
-                if let Ok(mut spare) = self.spare.lock() {
-                    spare.push(scratch);
-                }
+                self.spare.with(
+                    || Scratch::new(self),
+                    |s| {
+                        for (out, x) in out
+                            .chunks_mut(TILE * WINDOW_LENGTH)
+                            .zip(x.chunks(TILE * per_window))
+                        {
+                            self.tile(x, out, s);
+                        }
+                    },
+                )
             });
         out
-    }
-
-    /// The arithmetic of the products.
-    pub fn precision(&self) -> Precision {
-        self.precision
     }
 
     /// Packs the bf16 operands of every GEMM (see [`Precision`]).
@@ -184,11 +177,6 @@ impl StructureCpu {
         self.hidden2first.set_precision(precision);
         self.first2med.set_precision(precision);
         self.precision = precision;
-    }
-
-    fn take_scratch(&self) -> Scratch {
-        let reused = self.spare.lock().ok().and_then(|mut s| s.pop());
-        reused.unwrap_or_else(|| Scratch::new(self))
     }
 
     /// One tile of up to `TILE` windows.
