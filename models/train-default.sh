@@ -51,29 +51,13 @@ train mire2e-mfe mfe.safetensors --train "${data}/structure_mfe.fa" \
     --val "${data}/structure_mfe.val.fa" --val-limit 4000 --structure structure.safetensors \
     --lr 1e-3 --batch-size 128 --max-epochs "$mfe_epochs" --patience 3
 
-# Model C on A and B: every positive window, a seeded subset of the negatives with every hard one
-# (the Structure and
-# MFE inputs of each training window are computed once, ~2.5 ms a window on 2 cores).
-python3 - "$data" "$classifier_negatives" <<'EOF'
-import random, sys
-data, n = sys.argv[1], int(sys.argv[2])
-recs, cur = [], None
-for line in open(f"{data}/negatives.fa"):
-    if line.startswith(">"):
-        cur = [line]
-        recs.append(cur)
-    else:
-        cur.append(line)
-# Hard negatives (a second round, prepare.py --hard-negatives) are all kept; the rest is sampled.
-hard = [i for i, r in enumerate(recs) if " kind=hard" in r[0]]
-rest = [i for i, r in enumerate(recs) if " kind=hard" not in r[0]]
-keep = sorted(hard + random.Random(20261205).sample(rest, max(0, min(n - len(hard), len(rest)))))
-with open("negatives.subset.fa", "w") as f:
-    for i in keep:
-        f.writelines(recs[i])
-EOF
-train mire2e-classify classifier.safetensors --pos "${data}/positives.fa" --neg negatives.subset.fa \
-    --val-pos "${data}/positives.val.fa" --val-neg "${data}/negatives.val.fa" --val-limit 10000 \
+# Model C on A and B: the windows of the data, every positive also bare and as many negatives cut
+# to the bare lengths (training/classifier_set.py says why). The Structure and MFE inputs of each
+# training window are computed once, ~2.5 ms a window on 2 cores.
+[ -e classifier.safetensors ] || python3 "${repo}/training/classifier_set.py" "$data" . \
+    --negatives "$classifier_negatives"
+train mire2e-classify classifier.safetensors --pos classifier_pos.fa --neg classifier_neg.fa \
+    --val-pos classifier_val_pos.fa --val-neg classifier_val_neg.fa --val-limit 10000 \
     --structure structure.safetensors --mfe mfe.safetensors \
     --lr 5e-4 --batch-size 128 --epoch-size 40000 --max-epochs "$classifier_epochs" --patience 4
 
