@@ -3,20 +3,21 @@
 //! of threads and batch size, the same bounds on AVX512-BF16 (`MIRE2E_AMX=0`), and f32's very
 //! bytes with one warning on a CPU without bf16 instructions.
 //!
-//! Measured on a Sapphire Rapids Xeon (AMX), bf16 against f32 over the example's 984 windows:
-//! structure values worst |Δ| 4.5e-3, mean 4.3e-4 (portable path: 4.7e-3, 4.3e-4); scores worst
-//! 1.7e-3, mean 1.2e-4, 2 windows changing call at the model's threshold 0.49732324. The bounds
-//! below are 4–5× those, far under what a broken kernel gives (the golden files' test in
-//! `lib/tests/parity.rs` prints that unrelated outputs differ by ~0.15 on average).
+//! Measured with the default model v2.1 on an Intel Xeon with AMX, bf16 against f32: structure
+//! values of the first 400 windows worst |Δ| 1.9e-2, mean 1.2e-3 (AVX512-BF16: 1.5e-2, 1.2e-3);
+//! scores of the example's 984 windows worst 1.0e-2, mean 5.2e-4 (AVX512-BF16: 6.0e-3, 5.4e-4),
+//! 3 windows changing call at 0.5 and none at the model's threshold. The bounds below are about 5×
+//! those, far under what a broken kernel gives (the golden files' test in `lib/tests/parity.rs`
+//! prints that unrelated outputs differ by ~0.15 on average).
 
 use std::path::PathBuf;
 
 use assert_cmd::Command;
 
 /// Worst and mean |Δ| allowed for the structure values (`pairing`).
-const STRUCTURE: (f64, f64) = (0.02, 2e-3);
+const STRUCTURE: (f64, f64) = (0.1, 6e-3);
 /// Worst and mean |Δ| allowed for the scores of `mire2e scan`.
-const SCORE: (f64, f64) = (0.01, 5e-4);
+const SCORE: (f64, f64) = (0.05, 2.5e-3);
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -183,17 +184,22 @@ fn scan_in_bf16_changes_few_calls() {
         deviation(&bf16_scores, &f32_scores),
         SCORE,
     );
-    let threshold = 0.497_323_24;
-    let changed = bf16_scores
-        .iter()
-        .zip(&f32_scores)
-        .filter(|(a, b)| (**a >= threshold) != (**b >= threshold))
-        .count();
-    println!(
-        "calls changed at {threshold}: {changed} of {}",
-        f32_scores.len()
-    );
-    assert!(changed * 100 <= f32_scores.len(), "{changed} calls changed");
+    // at 0.5, mid-range, and at the model's operating threshold
+    let manifest = std::fs::read_to_string(repo().join("models/default/manifest.json")).unwrap();
+    let manifest: serde_json::Value = serde_json::from_str(&manifest).unwrap();
+    let operating = manifest["threshold"]["value"].as_f64().unwrap();
+    for threshold in [0.5, operating] {
+        let changed = bf16_scores
+            .iter()
+            .zip(&f32_scores)
+            .filter(|(a, b)| (**a >= threshold) != (**b >= threshold))
+            .count();
+        println!(
+            "calls changed at {threshold}: {changed} of {}",
+            f32_scores.len()
+        );
+        assert!(changed * 100 <= f32_scores.len(), "{changed} calls changed");
+    }
 }
 
 #[test]
