@@ -6,6 +6,7 @@
 mod support;
 
 use std::collections::HashSet;
+use std::ffi::OsStr;
 use std::path::Path;
 
 /// (header, sequence) of a FASTA file with one line per sequence.
@@ -74,24 +75,24 @@ fn data(dir: &Path) -> (Vec<String>, Vec<String>) {
     (hairpins, neg)
 }
 
-fn run(data: &Path, out: &Path) -> bool {
+/// Runs the script on `data` into `out` (asserting success); `None` where python3 cannot start
+/// (the test skips).
+fn run(data: &Path, out: &Path) -> Option<()> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../training/classifier_set.py");
-    let status = std::process::Command::new("python3")
-        .arg(&script)
-        .args([data, out])
-        .args(["--negatives", "4"])
-        .status();
-    match status {
-        Ok(s) => s.success(),
-        Err(e) => {
-            assert!(
-                std::env::var("CI").is_err(),
-                "CI=true but python3 cannot run ({e}): training/classifier_set.py needs it"
-            );
-            eprintln!("SKIP: python3 not found ({e})");
-            false
-        }
-    }
+    let args: [&OsStr; 5] = [
+        script.as_ref(),
+        data.as_ref(),
+        out.as_ref(),
+        "--negatives".as_ref(),
+        "4".as_ref(),
+    ];
+    let run = support::python3(args)?;
+    assert!(
+        run.status.success(),
+        "classifier_set.py failed: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    Some(())
 }
 
 #[test]
@@ -100,8 +101,7 @@ fn every_positive_also_bare_and_negatives_cut_to_the_bare_lengths() {
     let (hairpins, neg) = data(dir.path());
     let out = dir.path().join("out");
     std::fs::create_dir(&out).unwrap();
-    if !run(dir.path(), &out) {
-        assert!(std::env::var("CI").is_err(), "classifier_set.py failed");
+    if run(dir.path(), &out).is_none() {
         return;
     }
     let seqs =
@@ -159,7 +159,7 @@ fn every_positive_also_bare_and_negatives_cut_to_the_bare_lengths() {
     // deterministic
     let again = dir.path().join("again");
     std::fs::create_dir(&again).unwrap();
-    assert!(run(dir.path(), &again));
+    run(dir.path(), &again);
     for name in [
         "classifier_pos.fa",
         "classifier_neg.fa",

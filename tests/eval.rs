@@ -5,6 +5,7 @@
 mod support;
 
 use std::collections::HashMap;
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
@@ -708,20 +709,14 @@ fn gzipped_stream_and_hairpin_fasta_truth() {
 #[test]
 fn evaluate_py_threshold_fit_doctests_pass() {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/evaluate.py");
-    let run = std::process::Command::new("python3")
-        .args(["-m", "doctest", "-v"])
-        .arg(&script)
-        .output();
-    let out = match run {
-        Ok(out) => out,
-        Err(e) => {
-            assert!(
-                std::env::var("CI").is_err(),
-                "CI=true but python3 cannot run ({e}): models/evaluate.py's doctests need it"
-            );
-            eprintln!("SKIP: python3 not found ({e})");
-            return;
-        }
+    let args: [&OsStr; 4] = [
+        "-m".as_ref(),
+        "doctest".as_ref(),
+        "-v".as_ref(),
+        script.as_ref(),
+    ];
+    let Some(out) = support::python3(args) else {
+        return;
     };
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(

@@ -1,7 +1,9 @@
 //! Test helpers shared by the library and CLI test suites.
 #![allow(dead_code)]
 
+use std::ffi::OsStr;
 use std::path::PathBuf;
+use std::process::Output;
 
 /// The `shared/` folder beside the repository (or `$MIRE2E_SHARED`).
 ///
@@ -39,6 +41,22 @@ macro_rules! require_shared {
             None => return,
         }
     };
+}
+
+/// `python3 ARGS` run to its end, for the repository's Python scripts; `None` (the test skips,
+/// with the printed reason) where python3 cannot start. Under CI a missing python3 fails.
+pub fn python3<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(args: I) -> Option<Output> {
+    match std::process::Command::new("python3").args(args).output() {
+        Ok(out) => Some(out),
+        Err(e) => {
+            assert!(
+                std::env::var("CI").is_err(),
+                "CI=true but python3 cannot run ({e})"
+            );
+            eprintln!("SKIP: python3 not found ({e})");
+            None
+        }
+    }
 }
 
 /// Deterministic pseudo-random DNA (xorshift), so tests need no data files.
