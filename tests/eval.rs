@@ -729,3 +729,30 @@ fn evaluate_py_threshold_fit_doctests_pass() {
         "the fit's doctests did not run:\n{stdout}"
     );
 }
+
+/// `models/length_control.py` (the hairpin tests with length taken out): its doctests check the
+/// genome pieces (lengths, no N, away from the known loci) and the AUROC.
+#[test]
+fn length_control_py_doctests_pass() {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/length_control.py");
+    let args: [&OsStr; 4] = [
+        "-m".as_ref(),
+        "doctest".as_ref(),
+        "-v".as_ref(),
+        script.as_ref(),
+    ];
+    let Some(out) = support::python3(args) else {
+        return;
+    };
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("tests in length_control.pieces")
+            && stdout.contains("tests in length_control.auroc"),
+        "the doctests did not run:\n{stdout}"
+    );
+}
