@@ -704,11 +704,10 @@ fn gzipped_stream_and_hairpin_fasta_truth() {
     );
 }
 
-/// `models/evaluate.py` fits the bundles' operating thresholds; its doctests check the fit (the
-/// lowest threshold that keeps to the calls-per-Mb rule, merged loci) by the Python that runs it.
-#[test]
-fn evaluate_py_threshold_fit_doctests_pass() {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/evaluate.py");
+/// Runs the doctests of the repository's Python script `path` (relative to the repository root)
+/// and checks that those of each named function ran (skips where python3 cannot start).
+fn doctests_pass(path: &str, functions: &[&str]) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path);
     let args: [&OsStr; 4] = [
         "-m".as_ref(),
         "doctest".as_ref(),
@@ -724,35 +723,27 @@ fn evaluate_py_threshold_fit_doctests_pass() {
         "{stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(
-        stdout.contains("tests in evaluate.fit_threshold"),
-        "the fit's doctests did not run:\n{stdout}"
-    );
+    for f in functions {
+        assert!(
+            stdout.contains(&format!("tests in {f}")),
+            "the doctests of {f} did not run:\n{stdout}"
+        );
+    }
+}
+
+/// `models/evaluate.py` fits the bundles' operating thresholds; its doctests check the fit (the
+/// lowest threshold that keeps to the calls-per-Mb rule, merged loci) by the Python that runs it.
+#[test]
+fn evaluate_py_threshold_fit_doctests_pass() {
+    doctests_pass("models/evaluate.py", &["evaluate.fit_threshold"]);
 }
 
 /// `models/length_control.py` (the hairpin tests with length taken out): its doctests check the
 /// genome pieces (lengths, no N, away from the known loci) and the AUROC.
 #[test]
 fn length_control_py_doctests_pass() {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/length_control.py");
-    let args: [&OsStr; 4] = [
-        "-m".as_ref(),
-        "doctest".as_ref(),
-        "-v".as_ref(),
-        script.as_ref(),
-    ];
-    let Some(out) = support::python3(args) else {
-        return;
-    };
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        stdout.contains("tests in length_control.pieces")
-            && stdout.contains("tests in length_control.auroc"),
-        "the doctests did not run:\n{stdout}"
+    doctests_pass(
+        "models/length_control.py",
+        &["length_control.pieces", "length_control.auroc"],
     );
 }
