@@ -80,16 +80,25 @@ def auroc(pos: list[float], neg: list[float]) -> float:
     return wins / (len(pos) * len(neg))
 
 
+def labelled(text: str) -> tuple[str, str]:
+    label, sep, path = text.partition("=")
+    if not sep or not label or not os.path.isfile(path):
+        raise argparse.ArgumentTypeError(f"{text!r}: want LABEL=FILE with an existing weights file")
+    return label, path
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default="default", help="bundle for Structure and MFE (and its Classifier)")
-    ap.add_argument("--classifier", action="append", default=[], metavar="LABEL=FILE",
+    ap.add_argument("--classifier", action="append", default=[], type=labelled, metavar="LABEL=FILE",
                     help="score with these Classifier weights too (repeatable)")
     ap.add_argument("--shared", default=ev.default_shared())
     ap.add_argument("--bin-dir", default=None, help="folder of the mire2e binaries (default: PATH)")
     ap.add_argument("--pieces", type=int, default=2000)
     ap.add_argument("--out", default="length_control")
     args = ap.parse_args()
+    if args.pieces < 1:
+        ap.error("--pieces must be at least 1")
     os.makedirs(args.out, exist_ok=True)
     tool = {b: shlex.quote(exe(args.bin_dir, b)) for b in ("mire2e-window", "mire2e-fold", "mire2e-mfe")}
     classify = exe(args.bin_dir, "mire2e-classify")
@@ -102,7 +111,7 @@ def main() -> None:
     sets = {"hairpins": hairpins, "pieces": pieces(genome.upper(), loci, [len(s) for _, s in hairpins], args.pieces)}
 
     classifiers = [("bundle", os.path.join(bundle, "classifier.safetensors"))]
-    classifiers += [tuple(c.split("=", 1)) for c in args.classifier]
+    classifiers += args.classifier
     print("classifier\thairpins\tpieces\tmedian_hairpin\tmedian_piece\tAUROC")
     streams = {}
     for name, recs in sets.items():

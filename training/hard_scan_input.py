@@ -11,6 +11,7 @@ model calls falsely on BA000025.2). Records are copied as they are, in file orde
 from __future__ import annotations
 
 import argparse
+import os
 import random
 
 SEED = 20261205
@@ -36,10 +37,15 @@ def main() -> None:
     ap.add_argument("--dm3-share", type=float, default=0.15,
                     help="share of the dm3 records kept, each drawn on its own (default 0.15)")
     args = ap.parse_args()
+    genomes = f"{args.data}/genomes/training_genomes.fa"
+    if not os.path.isfile(genomes):
+        raise SystemExit(f"hard_scan_input.py: {genomes} not found (is {args.data} a prepare.py folder?)")
+    if not 0.0 <= args.dm3_share <= 1.0:
+        raise SystemExit(f"hard_scan_input.py: --dm3-share {args.dm3_share} is not in [0, 1]")
     rng = random.Random(SEED)
     kept = {"dm3": 0, "other": 0}
     with open(args.out, "w") as out:
-        for rid, lines in records(f"{args.data}/genomes/training_genomes.fa"):
+        for rid, lines in records(genomes):
             if rid.startswith("dm3_"):
                 if rng.random() >= args.dm3_share:
                     continue
