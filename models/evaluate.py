@@ -78,7 +78,7 @@ F32 = struct.Struct("<f")
 
 
 def log(msg: str) -> None:
-    print(f"evaluate.py: {msg}", file=sys.stderr, flush=True)
+    print(f"{os.path.basename(sys.argv[0])}: {msg}", file=sys.stderr, flush=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -169,7 +169,7 @@ class Runner:
     def exe(self, name: str) -> str:
         path = os.path.join(self.bin_dir, name) if self.bin_dir else shutil.which(name)
         if not path or not os.path.exists(path):
-            sys.exit(f"evaluate.py: {name} not found (install with `cargo install --locked --path bins` "
+            sys.exit(f"{os.path.basename(sys.argv[0])}: {name} not found (install with `cargo install --locked --path bins` "
                      "or give --bin-dir)")
         return path
 

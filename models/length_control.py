@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import argparse
 import bisect
+import importlib.util
 import os
 import random
-import shlex
-import shutil
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -52,20 +50,26 @@ def pieces(genome: str, loci, lengths: list[int], n: int) -> list[tuple[str, str
     return out
 
 
-def exe(bin_dir: str | None, name: str) -> str:
-    path = os.path.join(bin_dir, name) if bin_dir else shutil.which(name)
-    if not path or not os.path.exists(path):
-        sys.exit(f"length_control.py: {name} not found (install with `cargo install --locked --path bins` "
-                 "or give --bin-dir)")
-    return path
-
-
-def best_plus(stream: str) -> dict[str, float]:
+def best_plus(stream: str, column: str, score) -> list[float]:
+    """Each record's best `+` window, by `score` of the window's `column`, sorted."""
     best: dict[str, float] = {}
-    for seq_id, strand, score in ev.stream_rows(stream, "seq_id", "strand", "score"):
+    for seq_id, strand, value in ev.stream_rows(stream, "seq_id", "strand", column):
         if strand == "+":
-            best[seq_id] = max(best.get(seq_id, -1.0), float(score))
-    return best
+            x = score(value)
+            best[seq_id] = max(best.get(seq_id, x), x)
+    return sorted(best.values())
+
+
+def mfe_per_nt(window: str) -> float:
+    """RNAfold's −MFE per nt of the window as scanned (its padding N dropped), as evaluate.py's
+    baseline scores it."""
+    seq = window.rstrip("N")
+    return -ev._fold(seq) / len(seq)
+
+
+def row(label: str, best: dict[str, list[float]]) -> str:
+    h, p = best["hairpins"], best["pieces"]
+    return f"{label}\t{len(h)}\t{len(p)}\t{h[len(h) // 2]:.3f}\t{p[len(p) // 2]:.3f}\t{auroc(h, p):.3f}"
 
 
 def auroc(pos: list[float], neg: list[float]) -> float:
@@ -100,8 +104,7 @@ def main() -> None:
     if args.pieces < 1:
         ap.error("--pieces must be at least 1")
     os.makedirs(args.out, exist_ok=True)
-    tool = {b: shlex.quote(exe(args.bin_dir, b)) for b in ("mire2e-window", "mire2e-fold", "mire2e-mfe")}
-    classify = exe(args.bin_dir, "mire2e-classify")
+    r = ev.Runner(args.bin_dir, args.out, threads=0)
     bundle = ev.resolve_bundle(args.model)
 
     hairpins = ev.v22_new_hairpins(args.shared) + ev.heldout50_hairpins(args.shared)
@@ -110,44 +113,26 @@ def main() -> None:
         loci = [(int(x[1]), int(x[2])) for x in (l.split("\t") for l in f) if x[0] == "BA000025.2"]
     sets = {"hairpins": hairpins, "pieces": pieces(genome.upper(), loci, [len(s) for _, s in hairpins], args.pieces)}
 
-    classifiers = [("bundle", os.path.join(bundle, "classifier.safetensors"))]
-    classifiers += args.classifier
-    print("classifier\thairpins\tpieces\tmedian_hairpin\tmedian_piece\tAUROC")
     streams = {}
     for name, recs in sets.items():
-        fa, mfe = os.path.join(args.out, f"{name}.fa"), os.path.join(args.out, f"{name}.mfe.tsv")
-        ev.write_fasta(fa, recs)
-        b, q = shlex.quote(bundle), shlex.quote(fa)
-        with open(mfe, "w") as o:
-            subprocess.run(["bash", "-o", "pipefail", "-c",
-                            f"{tool['mire2e-window']} {q} | {tool['mire2e-fold']} -q --model {b} "
-                            f"| {tool['mire2e-mfe']} -q --model {b}"], stdout=o, check=True)
-        streams[name] = mfe
-    for label, weights in classifiers:
+        stem = os.path.join(args.out, name)
+        ev.write_fasta(f"{stem}.fa", recs)
+        r.run("mire2e-window", f"{stem}.fa", "-o", f"{stem}.windows.tsv")
+        r.run("mire2e-fold", "-q", "--model", bundle, f"{stem}.windows.tsv", "-o", f"{stem}.fold.tsv")
+        r.run("mire2e-mfe", "-q", "--model", bundle, f"{stem}.fold.tsv", "-o", f"{stem}.mfe.tsv")
+        streams[name] = f"{stem}.mfe.tsv"
+    print("classifier\thairpins\tpieces\tmedian_hairpin\tmedian_piece\tAUROC")
+    for label, weights in [("bundle", os.path.join(bundle, "classifier.safetensors")), *args.classifier]:
         best = {}
         for name, mfe in streams.items():
             out = os.path.join(args.out, f"{name}.{label}.tsv")
-            with open(mfe) as i, open(out, "w") as o:
-                subprocess.run([classify, "-q", "--weights", weights], stdin=i, stdout=o, check=True)
-            best[name] = sorted(best_plus(out).values())
-        h, p = best["hairpins"], best["pieces"]
-        print(f"{label}\t{len(h)}\t{len(p)}\t{h[len(h) // 2]:.3f}\t{p[len(p) // 2]:.3f}\t{auroc(h, p):.3f}")
-    try:
-        import RNA
-    except ImportError:
-        print("RNAfold-MFE: not computed (no ViennaRNA module)", file=sys.stderr)
+            r.run("mire2e-classify", "-q", "--weights", weights, mfe, "-o", out)
+            best[name] = best_plus(out, "score", float)
+        print(row(label, best))
+    if importlib.util.find_spec("RNA") is None:
+        print("RNAfold-MFE: not computed (no ViennaRNA module `RNA`)", file=sys.stderr)
         return
-    best = {}
-    for name, mfe in streams.items():
-        by_record: dict[str, float] = {}
-        for seq_id, strand, seq in ev.stream_rows(mfe, "seq_id", "strand", "seq"):
-            if strand == "+":
-                seq = seq.rstrip("N")
-                score = -RNA.fold(seq)[1] / len(seq)
-                by_record[seq_id] = max(by_record.get(seq_id, score), score)
-        best[name] = sorted(by_record.values())
-    h, p = best["hairpins"], best["pieces"]
-    print(f"rnafold_mfe_per_nt\t{len(h)}\t{len(p)}\t{h[len(h) // 2]:.3f}\t{p[len(p) // 2]:.3f}\t{auroc(h, p):.3f}")
+    print(row("rnafold_mfe_per_nt", {n: best_plus(mfe, "seq", mfe_per_nt) for n, mfe in streams.items()}))
 
 
 if __name__ == "__main__":
