@@ -49,7 +49,28 @@ pub(crate) fn width() -> Width {
     Width::Base
 }
 
-/// Runs `f` compiled for [`width`] (`f` and what it calls are inlined into the chosen copy).
+/// `run_wide!(expr)` evaluates `expr` compiled for [`width`]; `run_wide!(w; expr)` for `w`.
+///
+/// Through [`run`] with a closure marked `#[inline(always)]`: without the mark, LLVM keeps a large
+/// closure out of line, compiled for the baseline width, and the wide copy only calls it.
+macro_rules! run_wide {
+    ($width:expr; $e:expr) => {
+        wide::run_as(
+            $width,
+            #[inline(always)]
+            || $e,
+        )
+    };
+    ($e:expr) => {
+        wide::run(
+            #[inline(always)]
+            || $e,
+        )
+    };
+}
+
+/// Runs `f` compiled for [`width`] (`f` and what it calls are inlined into the chosen copy; see
+/// `run_wide!`).
 #[inline(always)]
 pub(crate) fn run<R>(f: impl FnOnce() -> R) -> R {
     run_as(width(), f)
