@@ -19,7 +19,7 @@ use super::layers::{
     par_runs, values, Dense, EncoderScratch, Norm, PooledEncoder, Spare, TransformerLayer,
     ENCODER_TILE,
 };
-use super::ops::{bias_elu_norm, bias_elu_vec, dot, softmax_rows};
+use super::ops::{bias_elu, bias_elu_norm, dot, softmax_rows};
 use crate::model::config::ClassifierConfig;
 use crate::model::nn::weights::Vb;
 use crate::model::Attention;
@@ -267,9 +267,9 @@ impl ClassifierCpu {
             &n2.shift,
         );
         self.first2med.apply(&mut s.second, &s.first, windows);
-        bias_elu_vec(&mut s.second[..windows * h], &self.first2med.bias);
+        bias_elu(&mut s.second[..windows * h], &self.first2med.bias);
         self.ff1.apply(&mut s.first, &s.second, windows);
-        bias_elu_vec(&mut s.first[..windows * h], &self.ff1.bias);
+        bias_elu(&mut s.first[..windows * h], &self.ff1.bias);
         // FF2 → softmax (as candle's: exp(l − max) / Σ), class 0
         let (w, b) = (&self.ff2.0, &self.ff2.1);
         for (o, row) in out.iter_mut().zip(s.first.chunks_exact(h)) {

@@ -42,12 +42,12 @@ fn bias_relu_loop(x: &mut [f32], bias: &[f32]) {
 
 /// `row = elu(row + bias)` (alpha 1), vectorised: ELU as `exp(y) − 1` (candle's formula) with
 /// [`exp_nonpositive`] instead of a libm `expm1` call per value.
-pub(crate) fn bias_elu_vec(x: &mut [f32], bias: &[f32]) {
-    run_wide!(bias_elu_vec_loop(x, bias))
+pub(crate) fn bias_elu(x: &mut [f32], bias: &[f32]) {
+    run_wide!(bias_elu_loop(x, bias))
 }
 
 #[inline(always)]
-fn bias_elu_vec_loop(x: &mut [f32], bias: &[f32]) {
+fn bias_elu_loop(x: &mut [f32], bias: &[f32]) {
     for row in x.chunks_exact_mut(bias.len()) {
         for (v, b) in row.iter_mut().zip(bias) {
             *v = elu(*v + b);
@@ -55,7 +55,7 @@ fn bias_elu_vec_loop(x: &mut [f32], bias: &[f32]) {
     }
 }
 
-/// `row = elu(row + bias)·scale + shift`: ELU as in [`bias_elu_vec`], then an eval-mode BatchNorm
+/// `row = elu(row + bias)·scale + shift`: ELU as in [`bias_elu`], then an eval-mode BatchNorm
 /// (the MLP heads of MFE and Classifier).
 pub(crate) fn bias_elu_norm(x: &mut [f32], bias: &[f32], scale: &[f32], shift: &[f32]) {
     run_wide!(bias_elu_norm_loop(x, bias, scale, shift))
@@ -264,7 +264,7 @@ mod tests {
         bias_relu(&mut x, &[0.5, 0.5]);
         assert_eq!(x, [0.0, 2.5]);
         let mut x = vec![-1.0, 2.0, -3.0];
-        bias_elu_vec(&mut x, &[0.0, 1.0, 0.5]);
+        bias_elu(&mut x, &[0.0, 1.0, 0.5]);
         assert_eq!(x[1], 3.0);
         assert!((x[0] - ((-1.0f32).exp() - 1.0)).abs() < 1e-7);
         assert!((x[2] - ((-2.5f32).exp() - 1.0)).abs() < 1e-7);
@@ -301,7 +301,7 @@ mod tests {
                 run_wide!(width; match which {
                     0 => add_bias_loop(&mut v, &bias),
                     1 => bias_relu_loop(&mut v, &bias),
-                    _ => bias_elu_vec_loop(&mut v, &bias),
+                    _ => bias_elu_loop(&mut v, &bias),
                 });
                 out.push(bits(&v));
             }

@@ -22,7 +22,7 @@ use rayon::prelude::*;
 use super::gemm_bf16::{self, PackedB};
 use super::gemm_f32::{matmul, Mat};
 use super::layers::{Dense, NormConv, Spare, TransformerLayer as Layer};
-use super::ops::{bias_elu_vec, softmax_rows};
+use super::ops::{bias_elu, softmax_rows};
 use crate::encode::{get_pe, PE_FEATURES};
 use crate::model::config::StructureConfig;
 use crate::model::nn::weights::Vb;
@@ -210,10 +210,10 @@ impl StructureCpu {
         }
         self.hidden2first.apply(&mut s.hidden, &s.x, rows);
         let h = self.hidden2first.output();
-        bias_elu_vec(&mut s.hidden[..rows * h], &self.hidden2first.bias);
+        bias_elu(&mut s.hidden[..rows * h], &self.hidden2first.bias);
         self.first2med.apply(&mut s.tmp, &s.hidden, rows);
         let m = self.first2med.output();
-        bias_elu_vec(&mut s.tmp[..rows * m], &self.first2med.bias);
+        bias_elu(&mut s.tmp[..rows * m], &self.first2med.bias);
         // one output: a dot product per row
         let (w, b) = (&self.med2tag.weight, self.med2tag.bias[0]);
         for (o, hr) in out.iter_mut().zip(s.tmp.chunks_exact(m)) {
