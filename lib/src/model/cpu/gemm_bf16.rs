@@ -27,6 +27,7 @@ use std::cell::RefCell;
 use std::sync::{Once, OnceLock};
 
 use super::gemm_f32::{self, Mat};
+use super::ops::Then;
 
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 mod dpbf16;
@@ -267,7 +268,26 @@ pub(crate) fn matmul(
     m: usize,
     b: &PackedB,
 ) {
+    matmul_then(dst, dst_rs, a, a_rs, m, b, Then::Store);
+}
+
+/// [`matmul`], then `then` on each output value (a bias, ReLU): fused into the AMX and
+/// AVX512-BF16 kernels' stores, so the output is not read again in a pass of its own.
+///
+/// Panics as [`matmul`], and when `then`'s bias has fewer than n values.
+pub(crate) fn matmul_then(
+    dst: &mut [f32],
+    dst_rs: usize,
+    a: &[f32],
+    a_rs: usize,
+    m: usize,
+    b: &PackedB,
+    then: Then,
+) {
     let (k, n) = (b.k, b.n);
+    if let Then::Bias(bias) | Then::BiasRelu(bias) = then {
+        assert!(bias.len() >= n, "bias shorter than the output rows");
+    }
     if m == 0 {
         return;
     }
@@ -285,10 +305,10 @@ pub(crate) fn matmul(
             amx::with_lines(a, a_rs, m, k, n, tiles, |lines, chunks| {
                 // SAFETY: `PackedB` is built for this backend only when `avx512_bf16()` found
                 // AVX512F, AVX512BW and AVX512-BF16.
-                unsafe { dpbf16::multiply(dst, dst_rs, lines, tiles, m, n, chunks) }
+                unsafe { dpbf16::multiply(dst, dst_rs, lines, tiles, m, n, chunks, then) }
             })
         }
-        Operand::Tiles(tiles) => amx::matmul(dst, dst_rs, a, a_rs, m, k, n, tiles),
+        Operand::Tiles(tiles) => amx::matmul(dst, dst_rs, a, a_rs, m, k, n, tiles, then),
         Operand::Rounded(rounded) => ROUNDED.with(|s| {
             let mut s = s.borrow_mut();
             s.clear();
@@ -301,6 +321,7 @@ pub(crate) fn matmul(
                 Mat::new(&s, m, k, k),
                 Mat::new(rounded, k, n, n),
             );
+            then.apply(dst, dst_rs, m, 0, n);
         }),
     }
 }
@@ -319,7 +340,7 @@ mod amx {
 
     use std::cell::RefCell;
 
-    use super::{Line, TILE_K, TILE_N, TILE_ROWS, ZERO_LINE};
+    use super::{Line, Then, TILE_K, TILE_N, TILE_ROWS, ZERO_LINE};
 
     thread_local! {
         /// A in bf16, in tile lines (see `convert_a`).
@@ -699,9 +720,10 @@ mod amx {
         k: usize,
         n: usize,
         tiles: &[Line],
+        then: Then,
     ) {
         with_lines(a, a_rs, m, k, n, tiles, |lines, chunks| {
-            multiply(dst, dst_rs, lines, tiles, m, n, chunks)
+            multiply(dst, dst_rs, lines, tiles, m, n, chunks, then)
         });
     }
 
@@ -749,7 +771,8 @@ mod amx {
         }
     }
 
-    /// `dst = A · B` from A's tiles (`convert_a`) and B's (`PackedB::pack`).
+    /// `dst = A · B` from A's tiles (`convert_a`) and B's (`PackedB::pack`), each 32 × 32 block
+    /// followed by `then` while it is in the cache.
     #[inline(never)]
     #[allow(clippy::too_many_arguments)]
     fn multiply(
@@ -760,6 +783,7 @@ mod amx {
         m: usize,
         n: usize,
         chunks: usize,
+        then: Then,
     ) {
         let (row_tiles, col_tiles) = (m.div_ceil(TILE_ROWS), n.div_ceil(TILE_N));
         let panel = chunks * TILE_ROWS;
@@ -813,12 +837,14 @@ mod amx {
                         kernel_1x2(a0, b0, b1, chunks, c, c_stride * 4);
                     }
                 }
+                let first = i * TILE_ROWS * dst_rs + j * TILE_N;
                 if !direct {
                     for r in 0..rows {
-                        let at = (i * TILE_ROWS + r) * dst_rs + j * TILE_N;
+                        let at = first + r * dst_rs;
                         dst[at..at + cols].copy_from_slice(&block.0[r * 2 * TILE_N..][..cols]);
                     }
                 }
+                then.apply(&mut dst[first..], dst_rs, rows, j * TILE_N, cols);
             }
         }
     }
@@ -855,6 +881,7 @@ mod amx {
         _: usize,
         _: usize,
         _: &[Line],
+        _: super::Then,
     ) {
         unreachable!("no AMX tiles are packed without AMX")
     }
@@ -1014,6 +1041,44 @@ mod tests {
             matmul(&mut dst, n, &q, 666, m, &packed);
             for (got, (want, magnitude)) in dst.iter().zip(&want) {
                 assert!((f64::from(*got) - want).abs() <= 1e-5 * magnitude, "{be:?}");
+            }
+        }
+    }
+
+    /// A bias and ReLU fused into the stores give the bits of the product followed by them, and
+    /// leave the columns past n alone.
+    #[test]
+    fn fused_bias_and_relu_equal_the_separate_pass() {
+        for (m, k, n) in [(100, 222, 111), (37, 40, 40), (65, 3, 17)] {
+            let (a_rs, dst_rs) = (k + 3, n + 5);
+            let a = values(m * a_rs, 3);
+            let b = values(k * n, 4);
+            let bias = values(n, 5);
+            for be in backends() {
+                if be == Backend::Portable && !(m > 64 && m * n > 256) {
+                    continue; // gemm_f32 refuses shapes this small
+                }
+                let mut packed = PackedB::empty_for(be);
+                packed.pack(&b, k, n, n);
+                let mut plain = vec![f32::NAN; m * dst_rs];
+                matmul(&mut plain, dst_rs, &a, a_rs, m, &packed);
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                for relu in [false, true] {
+                    let mut want = plain.clone();
+                    for row in want.chunks_mut(dst_rs) {
+                        for (v, b) in row[..n].iter_mut().zip(&bias) {
+                            *v = if relu { (*v + b).max(0.0) } else { *v + b };
+                        }
+                    }
+                    let then = if relu {
+                        Then::BiasRelu(&bias)
+                    } else {
+                        Then::Bias(&bias)
+                    };
+                    let mut got = vec![f32::NAN; m * dst_rs];
+                    matmul_then(&mut got, dst_rs, &a, a_rs, m, &packed, then);
+                    assert_eq!(bits(&got), bits(&want), "{be:?} {m}×{k}×{n} relu {relu}");
+                }
             }
         }
     }

@@ -5,7 +5,7 @@
 
 use super::gemm_bf16::{self, PackedB};
 use super::gemm_f32::{matmul, Mat};
-use super::ops::add_bias;
+use super::ops::Then;
 use crate::model::nn::weights::Vb;
 use crate::model::Precision;
 use crate::window::WINDOW_LENGTH;
@@ -69,15 +69,35 @@ impl Dense {
 
     /// `out[rows, out] = x[rows, in] · W` (no bias: callers fuse it into the next loop).
     pub fn apply(&self, out: &mut [f32], x: &[f32], rows: usize) {
+        self.apply_then(out, x, rows, Then::Store);
+    }
+
+    /// `out = x · W + bias`, then ReLU with `relu` (in bf16, done as the product stores its
+    /// blocks).
+    pub fn apply_bias(&self, out: &mut [f32], x: &[f32], rows: usize, relu: bool) {
+        let bias = &self.bias;
+        let then = if relu {
+            Then::BiasRelu(bias)
+        } else {
+            Then::Bias(bias)
+        };
+        self.apply_then(out, x, rows, then);
+    }
+
+    fn apply_then(&self, out: &mut [f32], x: &[f32], rows: usize, then: Then) {
         let (i, o) = (self.input, self.output());
+        let out = &mut out[..rows * o];
         match &self.bf16 {
-            Some(w) => gemm_bf16::matmul(&mut out[..rows * o], o, x, i, rows, w),
-            None => matmul(
-                &mut out[..rows * o],
-                o,
-                Mat::new(x, rows, i, i),
-                Mat::new(&self.weight, i, o, o),
-            ),
+            Some(w) => gemm_bf16::matmul_then(out, o, x, i, rows, w, then),
+            None => {
+                matmul(
+                    out,
+                    o,
+                    Mat::new(x, rows, i, i),
+                    Mat::new(&self.weight, i, o, o),
+                );
+                then.apply(out, o, rows, 0, o);
+            }
         }
     }
 }
@@ -192,16 +212,15 @@ impl NormConv {
                 }
             }
         }
+        let (out, then) = (&mut out[..rows * cout], Then::Bias(&self.bias));
         match &self.bf16 {
-            Some(w) => gemm_bf16::matmul(&mut out[..rows * cout], cout, col, 3 * cin, rows, w),
-            None => matmul(
-                &mut out[..rows * cout],
-                cout,
-                Mat::new(col, rows, 3 * cin, 3 * cin),
-                Mat::new(&self.weight, 3 * cin, cout, cout),
-            ),
+            Some(w) => gemm_bf16::matmul_then(out, cout, col, 3 * cin, rows, w, then),
+            None => {
+                let col = Mat::new(col, rows, 3 * cin, 3 * cin);
+                matmul(out, cout, col, Mat::new(&self.weight, 3 * cin, cout, cout));
+                then.apply(out, cout, rows, 0, cout);
+            }
         }
-        add_bias(&mut out[..rows * cout], &self.bias);
     }
 }
 
@@ -478,9 +497,7 @@ impl TransformerLayer {
 
     /// `qkv = x · in_proj + bias`: rows `[q | k | v]`, for the caller's attention.
     pub fn qkv(&self, qkv: &mut [f32], x: &[f32], rows: usize) {
-        self.in_proj.apply(qkv, x, rows);
-        let width = self.in_proj.output();
-        super::ops::add_bias(&mut qkv[..rows * width], &self.in_proj.bias);
+        self.in_proj.apply_bias(qkv, x, rows, false);
     }
 
     /// The rest of the layer after attention, in place on `x`: `x = LN1(x + attn · out_proj)`, then
@@ -493,14 +510,12 @@ impl TransformerLayer {
         hidden: &mut [f32],
         rows: usize,
     ) {
-        use super::ops::{bias_relu, residual_layer_norm};
+        use super::ops::residual_layer_norm;
         let e = self.out_proj.output();
         self.out_proj.apply(tmp, attn, rows);
         let (w, b) = (&self.norm1.0, &self.norm1.1);
         residual_layer_norm(&mut x[..rows * e], tmp, &self.out_proj.bias, w, b);
-        self.linear1.apply(hidden, x, rows);
-        let ff = self.linear1.output();
-        bias_relu(&mut hidden[..rows * ff], &self.linear1.bias);
+        self.linear1.apply_bias(hidden, x, rows, true);
         self.linear2.apply(tmp, hidden, rows);
         let (w, b) = (&self.norm2.0, &self.norm2.1);
         residual_layer_norm(&mut x[..rows * e], tmp, &self.linear2.bias, w, b);

@@ -26,9 +26,43 @@ fn add_bias_loop(x: &mut [f32], bias: &[f32]) {
     }
 }
 
-/// `row = relu(row + bias)`.
-pub(crate) fn bias_relu(x: &mut [f32], bias: &[f32]) {
-    run_wide!(bias_relu_loop(x, bias))
+/// What follows a product, per output row: nothing, `+ bias`, or `relu(· + bias)`. The bf16
+/// products apply it to each block of output while the block is in the cache
+/// (`gemm_bf16::matmul_then`), the f32 path in one pass after the product; each value gets the
+/// same operations either way, so the bits do not depend on where it runs.
+#[derive(Clone, Copy)]
+pub(crate) enum Then<'a> {
+    Store,
+    Bias(&'a [f32]),
+    BiasRelu(&'a [f32]),
+}
+
+impl Then<'_> {
+    /// Applies to `rows` rows of `dst` (row stride `rs`) that hold the output's columns
+    /// `first .. first + cols`, in one pass.
+    pub fn apply(self, dst: &mut [f32], rs: usize, rows: usize, first: usize, cols: usize) {
+        match self {
+            Then::Store => {}
+            Then::Bias(bias) => run_wide!(bias_rows_loop(dst, rs, rows, &bias[first..][..cols])),
+            Then::BiasRelu(bias) => {
+                run_wide!(bias_relu_rows_loop(dst, rs, rows, &bias[first..][..cols]))
+            }
+        }
+    }
+}
+
+#[inline(always)]
+fn bias_rows_loop(dst: &mut [f32], rs: usize, rows: usize, bias: &[f32]) {
+    for row in dst.chunks_mut(rs).take(rows) {
+        add_bias_loop(&mut row[..bias.len()], bias);
+    }
+}
+
+#[inline(always)]
+fn bias_relu_rows_loop(dst: &mut [f32], rs: usize, rows: usize, bias: &[f32]) {
+    for row in dst.chunks_mut(rs).take(rows) {
+        bias_relu_loop(&mut row[..bias.len()], bias);
+    }
 }
 
 #[inline(always)]
@@ -260,9 +294,11 @@ mod tests {
 
     #[test]
     fn activations() {
-        let mut x = vec![-1.0, 2.0];
-        bias_relu(&mut x, &[0.5, 0.5]);
-        assert_eq!(x, [0.0, 2.5]);
+        let mut x = vec![-1.0, 2.0, 9.0, -1.0, 2.0, 9.0];
+        Then::BiasRelu(&[7.0, 0.5, 0.5]).apply(&mut x, 3, 2, 1, 2);
+        assert_eq!(x, [0.0, 2.5, 9.0, 0.0, 2.5, 9.0]);
+        Then::Bias(&[0.5, 0.5]).apply(&mut x, 3, 1, 0, 2);
+        assert_eq!(x, [0.5, 3.0, 9.0, 0.0, 2.5, 9.0]);
         let mut x = vec![-1.0, 2.0, -3.0];
         bias_elu(&mut x, &[0.0, 1.0, 0.5]);
         assert_eq!(x[1], 3.0);

@@ -10,7 +10,7 @@
 
 use std::arch::x86_64::*;
 
-use super::{Line, TILE_N, TILE_ROWS};
+use super::{Line, Then, TILE_N, TILE_ROWS};
 
 /// C rows per block (divides the 16 rows of an A tile).
 const ROWS: usize = 8;
@@ -23,7 +23,7 @@ fn bh(v: __m512i) -> __m512bh {
 }
 
 /// `dst = A · B` from A's lines and B's tiles (`super::matmul` checked the slices; A comes from
-/// `amx::with_lines`, B from `PackedB::pack`).
+/// `amx::with_lines`, B from `PackedB::pack`), each block followed by `then`.
 ///
 /// # Safety
 /// The CPU has AVX512F, AVX512BW and AVX512-BF16.
@@ -37,6 +37,7 @@ pub(super) unsafe fn multiply(
     m: usize,
     n: usize,
     chunks: usize,
+    then: Then,
 ) {
     let col_tiles = n.div_ceil(TILE_N);
     let panel = chunks * TILE_ROWS;
@@ -81,6 +82,8 @@ pub(super) unsafe fn multiply(
                 let at = (i0 + q) * dst_rs + j * TILE_N;
                 dst[at..at + cols].copy_from_slice(&out[..cols]);
             }
+            let first = i0 * dst_rs + j * TILE_N;
+            then.apply(&mut dst[first..], dst_rs, rows, j * TILE_N, cols);
         }
     }
 }
