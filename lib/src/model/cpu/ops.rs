@@ -43,25 +43,29 @@ impl Then<'_> {
     pub fn apply(self, dst: &mut [f32], rs: usize, rows: usize, first: usize, cols: usize) {
         match self {
             Then::Store => {}
-            Then::Bias(bias) => run_wide!(bias_rows_loop(dst, rs, rows, &bias[first..][..cols])),
+            Then::Bias(bias) => run_wide!(strided(dst, rs, rows, bias, first, cols, add_bias_loop)),
             Then::BiasRelu(bias) => {
-                run_wide!(bias_relu_rows_loop(dst, rs, rows, &bias[first..][..cols]))
+                run_wide!(strided(dst, rs, rows, bias, first, cols, bias_relu_loop))
             }
         }
     }
 }
 
+/// `row_loop` on each of `rows` rows of `dst` (row stride `rs`) with the bias' columns
+/// `first .. first + cols` (a fn item: inlined into the caller's wide copy).
 #[inline(always)]
-fn bias_rows_loop(dst: &mut [f32], rs: usize, rows: usize, bias: &[f32]) {
+fn strided(
+    dst: &mut [f32],
+    rs: usize,
+    rows: usize,
+    bias: &[f32],
+    first: usize,
+    cols: usize,
+    row_loop: impl Fn(&mut [f32], &[f32]),
+) {
+    let bias = &bias[first..][..cols];
     for row in dst.chunks_mut(rs).take(rows) {
-        add_bias_loop(&mut row[..bias.len()], bias);
-    }
-}
-
-#[inline(always)]
-fn bias_relu_rows_loop(dst: &mut [f32], rs: usize, rows: usize, bias: &[f32]) {
-    for row in dst.chunks_mut(rs).take(rows) {
-        bias_relu_loop(&mut row[..bias.len()], bias);
+        row_loop(&mut row[..cols], bias);
     }
 }
 

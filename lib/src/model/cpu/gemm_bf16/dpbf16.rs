@@ -22,7 +22,7 @@ fn bh(v: __m512i) -> __m512bh {
     unsafe { std::mem::transmute::<__m512i, __m512bh>(v) }
 }
 
-/// `dst = A · B` from A's lines and B's tiles (`super::matmul` checked the slices; A comes from
+/// `dst = A · B` from A's lines and B's tiles (`super::matmul_then` checked the slices; A comes from
 /// `amx::with_lines`, B from `PackedB::pack`), each block followed by `then`.
 ///
 /// # Safety
