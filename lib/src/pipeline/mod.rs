@@ -72,10 +72,21 @@ impl Cascade {
     /// f32; the precision applies to Structure, see [`Placement::precision`]).
     pub fn from_bundle(bundle: &Bundle, placement: impl Into<Placement>) -> Result<Self> {
         let placement = placement.into();
+        // checked and loaded side by side on the pool's threads: loading is most of a short
+        // scan's start-up; the first failure in the order A, B, C is the one reported
+        let (structure, (mfe, classifier)) = rayon::join(
+            || Structure::load(&bundle.weights(Kind::Structure)?, placement),
+            || {
+                rayon::join(
+                    || Mfe::load(&bundle.weights(Kind::Mfe)?, placement),
+                    || Classifier::load(&bundle.weights(Kind::Classifier)?, placement),
+                )
+            },
+        );
         Ok(Self {
-            structure: Structure::load(&bundle.weights(Kind::Structure)?, placement)?,
-            mfe: Mfe::load(&bundle.weights(Kind::Mfe)?, placement)?,
-            classifier: Classifier::load(&bundle.weights(Kind::Classifier)?, placement)?,
+            structure: structure?,
+            mfe: mfe?,
+            classifier: classifier?,
         })
     }
 
