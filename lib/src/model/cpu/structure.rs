@@ -3,9 +3,9 @@
 //!
 //! Why: the transformer is ~0.8 GFLOP per window; candle allocates every intermediate tensor, makes
 //! permuted copies contiguous and spin-waits its threads inside each small op. Here each GEMM covers
-//! a whole tile (Q/K/V projection, output projection, feed-forward over [`tile_windows`]·100 rows), attention
-//! runs per (window, head), bias/activation/residual/LayerNorm are fused row loops, and threads take
-//! whole tiles (rayon), each GEMM single-threaded.
+//! a whole tile (Q/K/V projection, output projection, feed-forward over [`tile_windows`]·100
+//! rows), attention runs per (window, head), bias/activation/residual/LayerNorm are fused row
+//! loops, and threads take whole tiles (rayon), each GEMM single-threaded.
 //!
 //! Layout: time-major, row r = window·100 + position, channels along the row. The convolutions are
 //! GEMMs over im2col rows (`[x(t-1), x(t), x(t+1)]`, zero outside the window).
