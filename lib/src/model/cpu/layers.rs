@@ -86,19 +86,8 @@ impl Dense {
 
     fn apply_then(&self, out: &mut [f32], x: &[f32], rows: usize, then: Then) {
         let (i, o) = (self.input, self.output());
-        let out = &mut out[..rows * o];
-        match &self.bf16 {
-            Some(w) => gemm_bf16::matmul_then(out, o, x, i, rows, w, then),
-            None => {
-                matmul(
-                    out,
-                    o,
-                    Mat::new(x, rows, i, i),
-                    Mat::new(&self.weight, i, o, o),
-                );
-                then.apply(out, o, rows, 0, o);
-            }
-        }
+        let (w, packed) = (&self.weight, self.bf16.as_ref());
+        product(&mut out[..rows * o], x, rows, i, w, packed, then);
     }
 }
 
@@ -107,6 +96,31 @@ fn packed(precision: Precision, weight: &[f32], k: usize, n: usize) -> Option<Pa
     match precision {
         Precision::F32 => None,
         Precision::Bf16 => Some(PackedB::new(weight, k, n, n)),
+    }
+}
+
+/// `out = a · weight`, then `then`: `a` is `[rows, k]` row-major, `weight` `[k, n]` with `n` =
+/// `out.len() / rows`. With `bf16` (the weight [`packed`]) through `gemm_bf16`, which applies
+/// `then` as it stores each block; else in f32, `then` in a pass after.
+fn product(
+    out: &mut [f32],
+    a: &[f32],
+    rows: usize,
+    k: usize,
+    weight: &[f32],
+    bf16: Option<&PackedB>,
+    then: Then,
+) {
+    if rows == 0 {
+        return;
+    }
+    let n = out.len() / rows;
+    match bf16 {
+        Some(w) => gemm_bf16::matmul_then(out, n, a, k, rows, w, then),
+        None => {
+            matmul(out, n, Mat::new(a, rows, k, k), Mat::new(weight, k, n, n));
+            then.apply(out, n, rows, 0, n);
+        }
     }
 }
 
@@ -213,14 +227,8 @@ impl NormConv {
             }
         }
         let (out, then) = (&mut out[..rows * cout], Then::Bias(&self.bias));
-        match &self.bf16 {
-            Some(w) => gemm_bf16::matmul_then(out, cout, col, 3 * cin, rows, w, then),
-            None => {
-                let col = Mat::new(col, rows, 3 * cin, 3 * cin);
-                matmul(out, cout, col, Mat::new(&self.weight, 3 * cin, cout, cout));
-                then.apply(out, cout, rows, 0, cout);
-            }
-        }
+        let (w, packed) = (&self.weight, self.bf16.as_ref());
+        product(out, col, rows, 3 * cin, w, packed, then);
     }
 }
 
