@@ -1,14 +1,15 @@
 //! `--precision bf16` (opt-in) against the default f32, with the shipped default model on a real
 //! sequence (`examples/mhc_example.fa`): bounded deviation, recorded in the metadata, independent
-//! of threads and batch size, the same bounds on AVX512-BF16 (`MIRE2E_AMX=0`), and f32's very
-//! bytes with one warning on a CPU without bf16 instructions.
+//! of threads and batch size, the same bounds on AVX512-BF16 (`MIRE2E_AMX=0`), f32's very bytes
+//! with one warning on a CPU without bf16 instructions, and the stages giving the scan's scores.
 //!
 //! Measured with the default model v2.1 on an Intel Xeon with AMX, bf16 against f32: structure
 //! values of the first 400 windows worst |Δ| 1.9e-2, mean 1.2e-3 (AVX512-BF16: 1.5e-2, 1.2e-3);
-//! scores of the example's 984 windows worst 1.0e-2, mean 5.2e-4 (AVX512-BF16: 6.0e-3, 5.4e-4),
-//! 3 windows changing call at 0.5 and none at the model's threshold. The bounds below are about 5×
-//! those, far under what a broken kernel gives (the golden files' test in `lib/tests/parity.rs`
-//! prints that unrelated outputs differ by ~0.15 on average).
+//! their MFE from the same structure values worst 4.8e-4, mean 9.9e-5; scores of the example's
+//! 984 windows worst 8.7e-3, mean 6.3e-4 (AVX512-BF16: 5.7e-3, 6.2e-4), 3 windows changing call at
+//! 0.5 and none at the model's threshold. The bounds below are about 4–5× those, far under what a
+//! broken kernel gives (the golden files' test in `lib/tests/parity.rs` prints that unrelated
+//! outputs differ by ~0.15 on average).
 
 use std::path::PathBuf;
 
@@ -16,6 +17,8 @@ use assert_cmd::Command;
 
 /// Worst and mean |Δ| allowed for the structure values (`pairing`).
 const STRUCTURE: (f64, f64) = (0.1, 6e-3);
+/// Worst and mean |Δ| allowed for the MFE values (`mfe`) from the same structure values.
+const MFE: (f64, f64) = (2.5e-3, 5e-4);
 /// Worst and mean |Δ| allowed for the scores of `mire2e scan`.
 const SCORE: (f64, f64) = (0.05, 2.5e-3);
 
@@ -200,6 +203,45 @@ fn scan_in_bf16_changes_few_calls() {
         );
         assert!(changed * 100 <= f32_scores.len(), "{changed} calls changed");
     }
+}
+
+#[test]
+fn the_stages_in_bf16_give_the_scans_scores() {
+    let windows = windows();
+    let bf16 = ["-q", "--precision", "bf16"];
+    let (folded, _) = run("mire2e-fold", &bf16, &windows, &[]);
+    let (with_mfe, _) = run("mire2e-mfe", &bf16, &folded, &[]);
+    let (scored, _) = run("mire2e-classify", &bf16, &with_mfe, &[]);
+    let (f32_mfe, _) = run("mire2e-mfe", &["-q"], &folded, &[]);
+    for (stage, out) in [("mire2e-mfe", &with_mfe), ("mire2e-classify", &scored)] {
+        let (meta, _) = column(out, "mfe");
+        let last = meta.last().unwrap();
+        assert!(last.starts_with(&format!("#{stage} ")), "{meta:?}");
+        assert_eq!(last.contains(" precision=bf16"), cpu_has_bf16(), "{meta:?}");
+    }
+    let (_, bf16_mfe) = column(&with_mfe, "mfe");
+    let (_, f32_mfe) = column(&f32_mfe, "mfe");
+    if cpu_has_bf16() {
+        check(
+            "mfe, bf16 vs f32 (same structure)",
+            deviation(&bf16_mfe, &f32_mfe),
+            MFE,
+        );
+    }
+    // the same windows through `mire2e scan` (--no-tail: the example's first 400 windows are
+    // whole-step windows), the same bytes
+    let example = repo().join("examples/mhc_example.fa");
+    let args = [
+        "scan",
+        "-q",
+        "--precision",
+        "bf16",
+        example.to_str().unwrap(),
+    ];
+    let (scan, _) = run("mire2e", &args, b"", &[]);
+    let (_, scan_scores) = column(&scan, "score");
+    let (_, scores) = column(&scored, "score");
+    assert_eq!(scores[..], scan_scores[..scores.len()]);
 }
 
 #[test]

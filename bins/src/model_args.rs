@@ -20,14 +20,15 @@ pub struct ModelArgs {
     pub batch_size: u32,
 }
 
-/// `--precision`, for the binaries that run the Structure model (`mire2e-fold`, `mire2e scan`).
+/// `--precision`, for the binaries that run a model (`mire2e-fold`, `mire2e-mfe`,
+/// `mire2e-classify`, `mire2e scan`).
 #[derive(Debug, Clone, clap::Args)]
 pub struct PrecisionArgs {
-    /// Arithmetic of the Structure model's matrix products. f32 (default) matches the original
-    /// within 1e-4. bf16 is opt-in and not parity-exact (operands rounded to bfloat16, sums in
-    /// f32; deviation measured in docs/precision.md); it runs on CPUs with Intel AMX (Xeon
-    /// Sapphire Rapids or later) or AVX512-BF16 (AMD Zen 4 or later); elsewhere it warns and runs
-    /// f32. CPU only.
+    /// Arithmetic of the matrix products (the Structure model's, and the MFE and Classifier
+    /// models' convolutions). f32 (default) matches the original within 1e-4. bf16 is opt-in and
+    /// not parity-exact (operands rounded to bfloat16, sums in f32; deviation measured in
+    /// docs/precision.md); it runs on CPUs with Intel AMX (Xeon Sapphire Rapids or later) or
+    /// AVX512-BF16 (AMD Zen 4 or later); elsewhere it warns and runs f32. CPU only.
     #[arg(long, default_value = "f32", value_name = "PRECISION",
           value_parser = precision_parser())]
     pub precision: Precision,

@@ -75,9 +75,9 @@ pub mod arch {
 pub struct Placement {
     /// Where the model runs.
     pub device: Device,
-    /// The arithmetic of its matrix products. Only the Structure model has a bf16 path (it is most
-    /// of the cascade's time); MFE and Classifier run f32 whatever this says. bf16 is refused on a
-    /// GPU, and runs f32 with one warning on a CPU without bf16 instructions
+    /// The arithmetic of its matrix products: with bf16, every product of the Structure model and
+    /// the convolutions of the MFE and Classifier models (see docs/precision.md). bf16 is refused
+    /// on a GPU, and runs f32 with one warning on a CPU without bf16 instructions
     /// ([`Model::precision`] says what a model runs in).
     pub precision: Precision,
 }

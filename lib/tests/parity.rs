@@ -362,7 +362,7 @@ fn changed_calls(a: &[f32], b: &[f32], threshold: f32) -> usize {
 /// random Structure weights that amplify any perturbation (measured: even the f32 summation order
 /// of the AMX and the portable bf16 paths moves outputs by up to 0.23), so the bounds are loose:
 /// about 1.5–2× the measured mean |Δ| (structure 0.039, MFE 0.018 hsa / 0.026 animals, score
-/// 0.022, on both paths) and 2× the worst structure |Δ| (0.25). Outputs of unrelated windows
+/// 0.025, on both paths; MFE and Classifier in bf16 too) and 2× the worst structure |Δ| (0.25). Outputs of unrelated windows
 /// differ by a mean |Δ| of 0.156 (printed), so a kernel that mixed up rows, columns or heads
 /// fails. The trained default model deviates ~100× less (`tests/precision.rs`).
 const BF16_MEAN: [(&str, f32); 3] = [("structure", 0.06), ("mfe", 0.05), ("score", 0.04)];
@@ -382,22 +382,18 @@ fn bf16_deviation(set: &str) {
         precision: Precision::Bf16,
     };
     let st = Structure::load(&g.weights[0], bf16).unwrap();
-    // only Structure has a bf16 path
-    assert_eq!(
-        Mfe::load(&g.weights[1], bf16).unwrap().precision(),
-        Precision::F32
-    );
+    let mfe = Mfe::load(&g.weights[1], bf16).unwrap();
+    let classifier = Classifier::load(&g.weights[2], bf16).unwrap();
+    // the three fall back together
+    assert_eq!(mfe.precision(), st.precision());
+    assert_eq!(classifier.precision(), st.precision());
     if st.precision() == Precision::F32 {
         eprintln!("SKIP: no AMX or AVX512-BF16 here, so bf16 fell back to f32: no bf16 to bound");
         return;
     }
     let s = st.predict(&windows).unwrap();
-    let m = Mfe::load(&g.weights[1], cpu)
-        .unwrap()
-        .predict(&windows, &s)
-        .unwrap();
-    let score = Classifier::load(&g.weights[2], cpu)
-        .unwrap()
+    let m = mfe.predict(&windows, &s).unwrap();
+    let score = classifier
         .predict(&windows, &s, &m, Attention::Window)
         .unwrap();
     let results = [
@@ -469,6 +465,16 @@ fn bf16_deviation(set: &str) {
                 .all(|(a, b)| a.to_bits() == b.to_bits()),
             "bf16 structure of window {i} alone differs from its value in a batch of 9"
         );
+    }
+    let (m9, c9) = (&m[..9], &score[..9]);
+    for (i, w) in few.iter().enumerate() {
+        let s1 = &s[i * WINDOW_LENGTH..][..WINDOW_LENGTH];
+        let m1 = mfe.predict(&[w], s1).unwrap();
+        let c1 = classifier
+            .predict(&[w], s1, &m1, Attention::Window)
+            .unwrap();
+        assert_eq!(m1[0].to_bits(), m9[i].to_bits(), "bf16 mfe of window {i}");
+        assert_eq!(c1[0].to_bits(), c9[i].to_bits(), "bf16 score of window {i}");
     }
 }
 

@@ -13,7 +13,7 @@ use mire2e::window::WINDOW_LENGTH;
 use mire2e_cli::attention::AttentionArgs;
 use mire2e_cli::common::{Common, Meta};
 use mire2e_cli::loci_args::{Loci, LociArgs};
-use mire2e_cli::model_args::StageModelArgs;
+use mire2e_cli::model_args::{PrecisionArgs, StageModelArgs};
 use mire2e_cli::stage;
 use mire2e_cli::train_args::{InputModels, TrainArgs};
 
@@ -42,6 +42,8 @@ struct Args {
     input: PathBuf,
     #[command(flatten)]
     model: StageModelArgs,
+    #[command(flatten)]
+    precision: PrecisionArgs,
     #[command(flatten)]
     attention: AttentionArgs,
     #[command(flatten)]
@@ -167,13 +169,15 @@ fn run(args: &Args) -> anyhow::Result<()> {
         return train(t, &args.common);
     }
     args.common.init()?;
+    args.precision.check(&args.model.model.device)?;
     // The loci outputs are created first so a bad path fails before the models run.
     let loci = args.loci.open(args.model.bundle_in_use()?.as_ref())?;
     let (path, origin) = args.model.weights(Kind::Classifier)?;
-    let model = Classifier::load(&path, args.model.model.device)?;
+    let model = Classifier::load(&path, args.precision.placement(args.model.model.device))?;
     let meta = Meta::new("mire2e-classify")
         .field(origin)
         .field(args.attention.describe())
+        .maybe(PrecisionArgs::describe(model.precision()))
         .line();
     let mut classify = Classify {
         model,

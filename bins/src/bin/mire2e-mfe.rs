@@ -8,7 +8,7 @@ use mire2e::model::{Kind, Mfe};
 use mire2e::pipeline::{Batch, Batches, Stage, StageSpec};
 use mire2e::stream;
 use mire2e_cli::common::{Common, Meta};
-use mire2e_cli::model_args::StageModelArgs;
+use mire2e_cli::model_args::{PrecisionArgs, StageModelArgs};
 use mire2e_cli::stage;
 use mire2e_cli::train_args::{InputModels, TrainArgs};
 
@@ -31,6 +31,8 @@ struct Args {
     input: PathBuf,
     #[command(flatten)]
     model: StageModelArgs,
+    #[command(flatten)]
+    precision: PrecisionArgs,
     #[command(flatten)]
     common: Common,
 }
@@ -92,9 +94,13 @@ fn run(args: &Args) -> anyhow::Result<()> {
         return train(t, &args.common);
     }
     args.common.init()?;
+    args.precision.check(&args.model.model.device)?;
     let (path, origin) = args.model.weights(Kind::Mfe)?;
-    let model = Mfe::load(&path, args.model.model.device)?;
-    let meta = Meta::new("mire2e-mfe").field(origin).line();
+    let model = Mfe::load(&path, args.precision.placement(args.model.model.device))?;
+    let meta = Meta::new("mire2e-mfe")
+        .field(origin)
+        .maybe(PrecisionArgs::describe(model.precision()))
+        .line();
     let mut stage = MfeStage {
         model,
         batch_size: args.model.model.batch_size as usize,

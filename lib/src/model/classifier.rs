@@ -16,12 +16,11 @@ use crate::Result;
 
 impl Architecture for C {
     const KIND: Kind = Kind::Classifier;
-    const BF16: bool = false;
     type Cpu = ClassifierCpu;
     type Net = ClassifierNet;
 
-    fn cpu(vb: &Vb, _: Precision) -> candle_core::Result<ClassifierCpu> {
-        ClassifierCpu::load(vb, &ClassifierConfig::default())
+    fn cpu(vb: &Vb, precision: Precision) -> candle_core::Result<ClassifierCpu> {
+        ClassifierCpu::load(vb, &ClassifierConfig::default(), precision)
     }
 
     fn net(vb: &Vb) -> candle_core::Result<ClassifierNet> {

@@ -30,8 +30,6 @@ pub(super) enum Engine<A: Architecture> {
 pub trait Architecture {
     /// Its weights' kind (tensor names, messages).
     const KIND: Kind;
-    /// Whether its CPU engine has a bf16 path: only Structure's, which is most of the cascade's time.
-    const BF16: bool;
     /// The CPU engine.
     type Cpu: Send + Sync;
     /// The candle network.
@@ -69,15 +67,15 @@ impl<A: Architecture> Model<A> {
         Ok(Self { engine, precision })
     }
 
-    /// The arithmetic of the model's matrix products: the placement's, except f32 where the model
-    /// or the CPU has no bf16 path (see [`Placement::precision`]).
+    /// The arithmetic of the model's matrix products: the placement's, except f32 where the CPU
+    /// has no bf16 path (see [`Placement::precision`]).
     pub fn precision(&self) -> Precision {
         self.precision
     }
 }
 
-/// The precision model `A` runs in for `placement`: bf16 only on the CPU (refused on a GPU), only
-/// where `A` has a bf16 path, and only where the CPU has bf16 instructions (else f32, warned once).
+/// The precision model `A` runs in for `placement`: bf16 only on the CPU (refused on a GPU), and
+/// only where the CPU has bf16 instructions (else f32, warned once).
 fn runs_in<A: Architecture>(placement: Placement) -> Result<Precision> {
     let Placement { device, precision } = placement;
     if precision == Precision::F32 {
@@ -90,7 +88,7 @@ fn runs_in<A: Architecture>(placement: Placement) -> Result<Precision> {
             A::KIND
         )));
     }
-    Ok(if !A::BF16 || gemm_bf16::falls_back_to_f32() {
+    Ok(if gemm_bf16::falls_back_to_f32() {
         Precision::F32
     } else {
         precision
@@ -105,15 +103,15 @@ mod tests {
     const BF16: Precision = Precision::Bf16;
 
     #[test]
-    fn bf16_is_structure_only_and_cpu_only() {
+    fn bf16_runs_on_the_cpu_only() {
         let cpu = Placement {
             device: Device::Cpu,
             precision: BF16,
         };
-        assert_eq!(runs_in::<B>(cpu).unwrap(), Precision::F32);
-        assert_eq!(runs_in::<C>(cpu).unwrap(), Precision::F32);
-        let structure = runs_in::<A>(cpu).unwrap();
-        assert_eq!(structure == BF16, !gemm_bf16::falls_back_to_f32());
+        let has_bf16 = !gemm_bf16::falls_back_to_f32();
+        assert_eq!(runs_in::<A>(cpu).unwrap() == BF16, has_bf16);
+        assert_eq!(runs_in::<B>(cpu).unwrap() == BF16, has_bf16);
+        assert_eq!(runs_in::<C>(cpu).unwrap() == BF16, has_bf16);
         let gpu = Placement {
             device: Device::Cuda(0),
             precision: BF16,

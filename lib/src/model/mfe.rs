@@ -14,12 +14,11 @@ use crate::Result;
 
 impl Architecture for B {
     const KIND: Kind = Kind::Mfe;
-    const BF16: bool = false;
     type Cpu = MfeCpu;
     type Net = MfeNet;
 
-    fn cpu(vb: &Vb, _: Precision) -> candle_core::Result<MfeCpu> {
-        MfeCpu::load(vb, &MfeConfig::default())
+    fn cpu(vb: &Vb, precision: Precision) -> candle_core::Result<MfeCpu> {
+        MfeCpu::load(vb, &MfeConfig::default(), precision)
     }
 
     fn net(vb: &Vb) -> candle_core::Result<MfeNet> {

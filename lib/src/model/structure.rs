@@ -14,7 +14,6 @@ use crate::Result;
 
 impl Architecture for A {
     const KIND: Kind = Kind::Structure;
-    const BF16: bool = true;
     type Cpu = StructureCpu;
     type Net = StructureNet;
 

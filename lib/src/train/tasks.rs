@@ -361,7 +361,7 @@ impl EvalMfe {
         let cfg = MfeConfig::default();
         Ok(Self {
             net: MfeNet::load(vb, &cfg)?,
-            cpu: cpu_path(vb, || MfeCpu::load(vb, &cfg))?,
+            cpu: cpu_path(vb, || MfeCpu::load(vb, &cfg, crate::model::Precision::F32))?,
         })
     }
 }

@@ -23,6 +23,7 @@ use super::ops::{bias_elu, bias_elu_norm, dot, softmax_rows};
 use crate::model::config::ClassifierConfig;
 use crate::model::nn::weights::Vb;
 use crate::model::Attention;
+use crate::model::Precision;
 
 /// Windows per transformer and head pass: 128-row GEMMs amortise packing the 1000×1000 weights.
 const CHUNK: usize = 128;
@@ -64,8 +65,13 @@ pub struct ClassifierCpu {
 
 impl ClassifierCpu {
     /// Reads the same tensors as `ClassifierNet::load` (which checks the configuration).
-    pub fn load(vb: &Vb, cfg: &ClassifierConfig) -> candle_core::Result<Self> {
-        let conv1 = PooledEncoder::load(&vb.pp("conv1"), &cfg.conv1)?;
+    pub fn load(
+        vb: &Vb,
+        cfg: &ClassifierConfig,
+        precision: Precision,
+    ) -> candle_core::Result<Self> {
+        let mut conv1 = PooledEncoder::load(&vb.pp("conv1"), &cfg.conv1)?;
+        conv1.set_precision(precision);
         let t = &cfg.transformer;
         let e = t.d_model;
         let tokens = conv1.features() / e;
@@ -369,7 +375,7 @@ mod tests {
             let source = random_weights(Kind::Classifier, seed);
             let vb = Vb::root(&source);
             let net = ClassifierNet::load(&vb, &cfg).unwrap();
-            let cpu = ClassifierCpu::load(&vb, &cfg).unwrap();
+            let cpu = ClassifierCpu::load(&vb, &cfg, Precision::F32).unwrap();
             // 37: a partial encoder tile and a chunk padded to MIN_ROWS; 300: several chunks
             for (n, attention) in [1, 37, 300]
                 .into_iter()
@@ -397,7 +403,7 @@ mod tests {
         let (net, cpu) = load::build(Kind::Classifier, &bytes, None, &Device::Cpu, |vb| {
             Ok((
                 ClassifierNet::load(vb, &cfg)?,
-                ClassifierCpu::load(vb, &cfg)?,
+                ClassifierCpu::load(vb, &cfg, Precision::F32)?,
             ))
         })
         .unwrap();

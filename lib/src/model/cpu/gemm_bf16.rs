@@ -1,5 +1,5 @@
-//! bf16 matrix multiply with f32 accumulation, for the opt-in reduced precision of the Structure
-//! model ([`Precision::Bf16`](crate::model::Precision)): Intel AMX (`tdpbf16ps`) where the CPU and the OS
+//! bf16 matrix multiply with f32 accumulation, for the opt-in reduced precision of the models
+//! ([`Precision::Bf16`](crate::model::Precision)): Intel AMX (`tdpbf16ps`) where the CPU and the OS
 //! offer it, else AVX512-BF16 dot products (`vdpbf16ps`, e.g. AMD Zen 4; [`dpbf16`]) on the same
 //! packed operands, else a portable path that rounds the operands the same way.
 //!
@@ -255,11 +255,12 @@ fn convert_rows(
     padding.fill(ZERO_LINE);
 }
 
-/// `dst[m × n] = a[m × k] · B`, with `a` row-major (row stride `a_rs`) and `dst` row-major (row
-/// stride `dst_rs`); `a` is rounded to bf16 on the way, sums are f32.
+/// `dst[m × n] = a[m × k] · B`, with `a` row-major (row stride `a_rs`, which may be under k: rows
+/// that overlap, as im2col rows read in place) and `dst` row-major (row stride `dst_rs`); `a` is
+/// rounded to bf16 on the way, sums are f32.
 ///
 /// Panics when `a` or `dst` does not fit its slice. On the portable path m must be ≥ 65 (see
-/// `gemm_f32`), which the Structure model's calls (whole windows of 100 rows) always are.
+/// `gemm_f32`), which the models' calls (whole windows of 100 rows, or full encoder tiles) are.
 pub(crate) fn matmul(
     dst: &mut [f32],
     dst_rs: usize,
@@ -292,7 +293,7 @@ pub(crate) fn matmul_then(
         return;
     }
     assert!(
-        k <= a_rs && (m - 1) * a_rs + k <= a.len(),
+        a_rs > 0 && (m - 1) * a_rs + k <= a.len(),
         "operand outside its slice"
     );
     assert!(
@@ -312,8 +313,8 @@ pub(crate) fn matmul_then(
         Operand::Rounded(rounded) => ROUNDED.with(|s| {
             let mut s = s.borrow_mut();
             s.clear();
-            for row in a.chunks(a_rs).take(m) {
-                s.extend(row[..k].iter().map(|&v| round_bf16(v)));
+            for i in 0..m {
+                s.extend(a[i * a_rs..][..k].iter().map(|&v| round_bf16(v)));
             }
             gemm_f32::matmul(
                 dst,
@@ -758,9 +759,9 @@ mod amx {
     /// line `(i/16·chunks + c)·16 + i%16`; the rows up to the next multiple of 16 zeroed.
     #[inline(never)]
     fn convert_a(lines: &mut [Line], a: &[f32], a_rs: usize, m: usize, k: usize, panel: usize) {
-        for (i, row) in a.chunks(a_rs).take(m).enumerate() {
+        for i in 0..m {
             let at = i / TILE_ROWS * panel + i % TILE_ROWS;
-            convert_row(&row[..k], &mut lines[at..], TILE_ROWS);
+            convert_row(&a[i * a_rs..][..k], &mut lines[at..], TILE_ROWS);
         }
         for i in m..m.next_multiple_of(TILE_ROWS) {
             let at = i / TILE_ROWS * panel + i % TILE_ROWS;
@@ -1085,17 +1086,20 @@ mod tests {
 
     #[test]
     fn matches_the_rounded_reference() {
+        // (m, k, n, A's row stride): strides under k overlap the rows, as the pooled encoders'
+        // convolutions read their im2col rows `[x(t-1), x(t), x(t+1)]` in place
         let shapes = [
-            (37, 222, 666),
-            (400, 333, 111),
-            (100, 100, 111),
-            (130, 888, 222),
-            (65, 3, 17),
-            (5, 1, 3),
+            (37, 222, 666, 225),
+            (400, 333, 111, 336),
+            (100, 100, 111, 103),
+            (130, 888, 222, 891),
+            (65, 3, 17, 6),
+            (5, 1, 3, 4),
+            (814, 192, 64, 64),
+            (110, 15, 64, 5),
         ];
-        for (m, k, n) in shapes {
-            let a_rs = k + 3;
-            let a = values(m * a_rs, 1);
+        for (m, k, n, a_rs) in shapes {
+            let a = values((m - 1) * a_rs + k, 1);
             let b = values(k * n, 2);
             let want = reference(&a, a_rs, &b, m, k, n);
             for be in backends() {

@@ -262,6 +262,8 @@ pub(crate) struct EncoderConv {
     weight: Vec<f32>,
     bias: Vec<f32>,
     cin: usize,
+    /// `weight` packed for `gemm_bf16`, with [`Precision::Bf16`].
+    bf16: Option<PackedB>,
 }
 
 impl EncoderConv {
@@ -271,7 +273,14 @@ impl EncoderConv {
             weight: conv_weight(conv, cin, cout)?,
             bias: values(conv, &[cout], "bias")?,
             cin,
+            bf16: None,
         })
+    }
+
+    /// Packs (or drops) the bf16 copy of the weight that [`Self::apply`] then uses.
+    pub fn set_precision(&mut self, precision: Precision) {
+        let (k, n) = (3 * self.cin, self.bias.len());
+        self.bf16 = packed(precision, &self.weight, k, n);
     }
 
     /// `out = conv(BN(ReLU(x + x_bias)))` over a tile of windows of `len` positions, without this
@@ -319,12 +328,16 @@ impl EncoderConv {
             }
         }
         // GEMM row r (im2col row centred on padded row r + 1) → out row r + 1
-        super::gemm_f32::matmul(
-            &mut out[cout..(rows - 1) * cout],
-            cout,
-            super::gemm_f32::Mat::new(norm, rows - 2, 3 * cin, cin),
-            super::gemm_f32::Mat::new(&self.weight, 3 * cin, cout, cout),
-        );
+        let out = &mut out[cout..(rows - 1) * cout];
+        match &self.bf16 {
+            Some(w) => gemm_bf16::matmul(out, cout, norm, cin, rows - 2, w),
+            None => matmul(
+                out,
+                cout,
+                Mat::new(norm, rows - 2, 3 * cin, cin),
+                Mat::new(&self.weight, 3 * cin, cout, cout),
+            ),
+        }
     }
 }
 
@@ -377,6 +390,15 @@ impl PooledEncoder {
             groups,
             width: c,
         })
+    }
+
+    /// Packs the bf16 operands of the ResNets' convolutions (see [`Precision`]); the stem, which
+    /// reads the Structure values, stays f32.
+    pub fn set_precision(&mut self, precision: Precision) {
+        for (a, b) in self.groups.iter_mut().flatten() {
+            a.set_precision(precision);
+            b.set_precision(precision);
+        }
     }
 
     /// Input values per window (channels-first `[cin, 100]`).

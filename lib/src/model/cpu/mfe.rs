@@ -16,6 +16,7 @@ use super::layers::{
 use super::ops::{bias_elu_norm, dot, elu};
 use crate::model::config::MfeConfig;
 use crate::model::nn::weights::Vb;
+use crate::model::Precision;
 
 /// Windows per head pass.
 const CHUNK: usize = 128;
@@ -43,8 +44,9 @@ pub struct MfeCpu {
 
 impl MfeCpu {
     /// Reads the same tensors as `MfeNet::load`.
-    pub fn load(vb: &Vb, cfg: &MfeConfig) -> candle_core::Result<Self> {
-        let conv1 = PooledEncoder::load(&vb.pp("conv1"), &cfg.conv1)?;
+    pub fn load(vb: &Vb, cfg: &MfeConfig, precision: Precision) -> candle_core::Result<Self> {
+        let mut conv1 = PooledEncoder::load(&vb.pp("conv1"), &cfg.conv1)?;
+        conv1.set_precision(precision);
         let flat = conv1.features();
         let ff1 = vb.pp("FF1");
         Ok(Self {
@@ -144,7 +146,7 @@ mod tests {
             let vb = Vb::root(&source);
             let (net, cpu) = (
                 MfeNet::load(&vb, &cfg).unwrap(),
-                MfeCpu::load(&vb, &cfg).unwrap(),
+                MfeCpu::load(&vb, &cfg, Precision::F32).unwrap(),
             );
             // 37: a partial encoder tile and a chunk padded to MIN_ROWS; 300: several chunks
             for n in [1, 37, 300] {
@@ -163,7 +165,10 @@ mod tests {
         };
         let cfg = MfeConfig::default();
         let (net, cpu) = load::build(Kind::Mfe, &bytes, None, &Device::Cpu, |vb| {
-            Ok((MfeNet::load(vb, &cfg)?, MfeCpu::load(vb, &cfg)?))
+            Ok((
+                MfeNet::load(vb, &cfg)?,
+                MfeCpu::load(vb, &cfg, Precision::F32)?,
+            ))
         })
         .unwrap();
         let d = compare(&net, &cpu, 300, 5);
