@@ -260,7 +260,7 @@ pub(crate) struct Linear {
 
 impl Linear {
     pub fn load(vb: &Vb, input: usize, output: usize) -> Result<Self> {
-        let weight_t = vb.get(&[output, input], "weight")?.t()?.contiguous()?;
+        let weight_t = vb.contiguous(vb.get(&[output, input], "weight")?.t()?)?;
         let bias = vb.get(&[output], "bias")?;
         Ok(Self { weight_t, bias })
     }
@@ -348,7 +348,7 @@ impl EncoderLayer {
             .broadcast_mul(&scale.unsqueeze(1)?)?;
         let bias = attn.get(&[3 * e], "in_proj_bias")?.mul(&scale)?;
         let in_proj = Linear {
-            weight_t: weight.t()?.contiguous()?,
+            weight_t: vb.contiguous(weight.t()?)?,
             bias,
         };
         Ok(Self {

@@ -115,7 +115,8 @@ impl<'a> Vb<'a> {
                     shape: shape.to_vec(),
                     used: true,
                 });
-                Tensor::zeros(shape, DType::F32, &Device::Cpu)
+                // one zero seen through the shape: recording allocates no weights
+                Tensor::zeros((), DType::F32, &Device::Cpu)?.broadcast_as(shape)
             }
             Source::Tensors(map, _) | Source::Train(map, _, _) => match map.get(&name) {
                 Some(t) if t.dims() == shape => Ok(t.clone()),
@@ -125,6 +126,14 @@ impl<'a> Vb<'a> {
                 }
                 None => candle_core::bail!("tensor {name} was not loaded"),
             },
+        }
+    }
+
+    /// `t` made contiguous for the forward pass; as it is while recording, where it is never run.
+    pub(crate) fn contiguous(&self, t: Tensor) -> candle_core::Result<Tensor> {
+        match self.source {
+            Source::Record(_) => Ok(t),
+            _ => t.contiguous(),
         }
     }
 
