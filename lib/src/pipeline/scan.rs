@@ -3,6 +3,8 @@
 
 use std::io::{BufRead, Write};
 
+use rayon::prelude::*;
+
 use super::{Batching, Cascade, Outputs};
 use crate::candidates::{Fold, Hit};
 use crate::decoy;
@@ -332,8 +334,12 @@ impl<'a> Chunks<'a> {
         }
         self.stems.clear();
         if columns.prefilter.is_some() {
-            let stems = self.windows.iter().map(|w| prefilter::stem_score(&w.seq));
-            self.stems.extend(stems);
+            // on the pool's threads: run alone, the stem finder leaves the other cores idle
+            let stems = self
+                .windows
+                .par_iter()
+                .map(|w| prefilter::stem_score(&w.seq));
+            self.stems.par_extend(stems);
         }
         let min_stem = columns.prefilter.map_or(i32::MIN, Level::min_score);
         let kept: Vec<usize> = (0..self.windows.len())
