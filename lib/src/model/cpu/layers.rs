@@ -330,12 +330,12 @@ impl EncoderConv {
         // GEMM row r (im2col row centred on padded row r + 1) → out row r + 1
         let out = &mut out[cout..(rows - 1) * cout];
         match &self.bf16 {
-            Some(w) => gemm_bf16::matmul(out, cout, norm, cin, rows - 2, w),
-            None => matmul(
+            Some(w) => super::gemm_bf16::matmul(out, cout, norm, cin, rows - 2, w),
+            None => super::gemm_f32::matmul(
                 out,
                 cout,
-                Mat::new(norm, rows - 2, 3 * cin, cin),
-                Mat::new(&self.weight, 3 * cin, cout, cout),
+                super::gemm_f32::Mat::new(norm, rows - 2, 3 * cin, cin),
+                super::gemm_f32::Mat::new(&self.weight, 3 * cin, cout, cout),
             ),
         }
     }
