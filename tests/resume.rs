@@ -214,3 +214,45 @@ fn a_killed_scan_resumes_to_the_same_bytes() {
     assert!(!stderr.contains("resuming"), "{stderr}");
     assert_eq!(std::fs::read(&again).unwrap(), expected);
 }
+
+/// `-o` onto a FIFO (as `/dev/null` or a process substitution's `/dev/fd/N`) streams the rows into
+/// it, the stdout's bytes, and leaves it a FIFO: `OUT.partial` and its rename, for regular files,
+/// would replace it with a file (as root, `-o /dev/null` replaced the device). `--resume` refuses it.
+#[cfg(unix)]
+#[test]
+fn scan_to_a_fifo_is_written_in_place() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.fa");
+    std::fs::write(&input, format!(">r\n{}\n", support::random_dna(400, 7))).unwrap();
+    let scan = |out: &str, extra: &[&str]| {
+        let mut cmd = mire2e();
+        cmd.arg("scan")
+            .arg(&input)
+            .args(["-q", "--threads", "1", "-o", out])
+            .args(extra);
+        cmd
+    };
+    let expected = scan("-", &[]).output().unwrap();
+    assert!(expected.status.success());
+    let fifo = dir.path().join("fifo");
+    let made = Process::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success(), "mkfifo failed");
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(fifo).unwrap())
+    };
+    let (ok, stderr) = run(scan(fifo.to_str().unwrap(), &[]));
+    assert!(ok, "{stderr}");
+    // checked first: were the FIFO replaced, the reader would wait on it forever
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+    assert_eq!(reader.join().unwrap(), expected.stdout);
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        2,
+        "files left beside the FIFO"
+    );
+    let (ok, stderr) = run(scan(fifo.to_str().unwrap(), &["--resume"]));
+    assert!(!ok && stderr.contains("--resume needs -o FILE"), "{stderr}");
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+}

@@ -36,7 +36,7 @@ impl Output {
                 target: Target::Stdout(StdoutBuffer(Vec::with_capacity(BUFFER))),
             });
         }
-        if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+        if mire2e::npy::writes_in_place(path) {
             let file = std::fs::OpenOptions::new()
                 .write(true)
                 .open(path)

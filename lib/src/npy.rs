@@ -2,7 +2,8 @@
 //!
 //! N is known only at the end of a stream, and the NPY header comes first, so rows are spooled to
 //! a temporary file and the array is written (by `npyz`) when the stream is done. The file
-//! appears under its name only when complete. NPY goes to files, never to a pipe.
+//! appears under its name only when complete. NPY never goes to stdout; a device or pipe named as
+//! the output (`/dev/null`) is written in place when the stream is done.
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
@@ -60,25 +61,12 @@ impl NpyWriter {
         let mut spool = self.spool.into_inner().map_err(|e| io(e.into_error()))?;
         spool.seek(SeekFrom::Start(0)).map_err(io)?;
         let mut values = BufReader::new(spool);
-        let out = output_file(parent(&self.path)).map_err(io)?;
-        let shape = if self.width == 1 {
-            vec![self.rows]
-        } else {
-            vec![self.rows, self.width as u64]
-        };
-        use npyz::WriterBuilder;
-        let mut writer = npyz::WriteOptions::<f32>::new()
-            .default_dtype()
-            .shape(&shape)
-            .writer(BufWriter::new(out.as_file()))
-            .begin_nd()
-            .map_err(io)?;
-        let mut buf = [0u8; 4];
-        for _ in 0..self.rows * self.width as u64 {
-            values.read_exact(&mut buf).map_err(io)?;
-            writer.push(&f32::from_le_bytes(buf)).map_err(io)?;
+        if writes_in_place(&self.path) {
+            let out = File::options().write(true).open(&self.path).map_err(io)?;
+            return write_npy(out, &mut values, self.rows, self.width).map_err(io);
         }
-        writer.finish().map_err(io)?;
+        let out = output_file(parent(&self.path)).map_err(io)?;
+        write_npy(out.as_file(), &mut values, self.rows, self.width).map_err(io)?;
         out.persist(&self.path).map_err(|e| io(e.error))?;
         Ok(())
     }
@@ -91,6 +79,13 @@ impl NpyWriter {
     }
 }
 
+/// Whether `path` is an existing device, FIFO or socket (`/dev/null`, `/dev/fd/N` of a process
+/// substitution): such an output is written in place, as a stream. Writing it through a temporary
+/// file and a rename, as files are, would replace the device or pipe with a file.
+pub fn writes_in_place(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
+}
+
 /// A temporary file readable by others once renamed, like any file a tool writes (not `0600`).
 pub fn output_file(dir: &Path) -> std::io::Result<tempfile::NamedTempFile> {
     let mut builder = tempfile::Builder::new();
@@ -101,6 +96,32 @@ pub fn output_file(dir: &Path) -> std::io::Result<tempfile::NamedTempFile> {
         builder.permissions(std::fs::Permissions::from_mode(0o644));
     }
     builder.tempfile_in(dir)
+}
+
+/// The NPY array of `rows` rows of `width` f32 values (1-D for width 1), read from `values`.
+fn write_npy(
+    out: impl Write,
+    values: &mut impl Read,
+    rows: u64,
+    width: usize,
+) -> std::io::Result<()> {
+    use npyz::WriterBuilder;
+    let shape = if width == 1 {
+        vec![rows]
+    } else {
+        vec![rows, width as u64]
+    };
+    let mut writer = npyz::WriteOptions::<f32>::new()
+        .default_dtype()
+        .shape(&shape)
+        .writer(BufWriter::new(out))
+        .begin_nd()?;
+    let mut buf = [0u8; 4];
+    for _ in 0..rows * width as u64 {
+        values.read_exact(&mut buf)?;
+        writer.push(&f32::from_le_bytes(buf))?;
+    }
+    writer.finish()
 }
 
 fn parent(path: &Path) -> &Path {
@@ -129,5 +150,30 @@ mod tests {
             npy.into_vec::<f32>().unwrap(),
             [1.0, 2.5, -3.0, 0.1, 0.2, 0.3]
         );
+    }
+
+    /// A FIFO (as `/dev/null`) is written in place and stays a FIFO: the rename that puts a file in
+    /// place would replace it.
+    #[cfg(unix)]
+    #[test]
+    fn writes_a_fifo_in_place() {
+        use std::os::unix::fs::FileTypeExt;
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.unwrap().success(), "mkfifo failed");
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::read(fifo).unwrap())
+        };
+        let mut w = NpyWriter::create(&fifo, 1).unwrap();
+        w.push(&[4.0]).unwrap();
+        w.finish().unwrap();
+        // checked first: were the FIFO replaced, the reader would wait on it forever
+        assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+        let bytes = reader.join().unwrap();
+        let npy = npyz::NpyFile::new(&bytes[..]).unwrap();
+        assert_eq!(npy.shape(), &[1]);
+        assert_eq!(npy.into_vec::<f32>().unwrap(), [4.0]);
     }
 }

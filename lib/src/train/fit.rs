@@ -534,6 +534,13 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         path: path.to_owned(),
         source,
     };
+    if crate::npy::writes_in_place(path) {
+        let mut out = std::fs::File::options()
+            .write(true)
+            .open(path)
+            .map_err(io)?;
+        return out.write_all(bytes).map_err(io);
+    }
     let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(io)?;
     tmp.write_all(bytes).map_err(io)?;
     tmp.persist(path).map_err(|e| io(e.error))?;

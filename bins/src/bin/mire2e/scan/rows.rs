@@ -27,7 +27,8 @@ pub(super) fn scan(
     let bar = progress::counter("windows", args.common.quiet > 0);
     let progress = |n| bar.inc(n);
     let out = &args.common.output;
-    if out.as_os_str() == "-" {
+    // stdout, a device or a pipe: streamed, without checkpoints (nothing to resume or rename)
+    if out.as_os_str() == "-" || mire2e::npy::writes_in_place(out) {
         let mut writer = Writer::new(Output::create(out)?, header)?;
         let mut on_window = on_score.map(per_window);
         let sinks = Sinks {
