@@ -36,7 +36,7 @@ impl Output {
                 target: Target::Stdout(StdoutBuffer(Vec::with_capacity(BUFFER))),
             });
         }
-        if mire2e::npy::writes_in_place(path) {
+        if mire2e::outfile::writes_in_place(path) {
             let file = std::fs::OpenOptions::new()
                 .write(true)
                 .open(path)
@@ -48,11 +48,7 @@ impl Output {
                 },
             });
         }
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        let tmp = mire2e::npy::output_file(dir)
+        let tmp = mire2e::outfile::temporary_beside(path)
             .with_context(|| format!("cannot create output {}", path.display()))?;
         Ok(Self {
             target: Target::File {
@@ -135,6 +131,12 @@ impl Write for Output {
             Target::Special { out, .. } => out.flush(),
         }
     }
+}
+
+/// Whether output to `path` is a stream ('-' = stdout, or a device or pipe, see
+/// [`mire2e::outfile::writes_in_place`]): written as it comes, never renamed into place.
+pub fn is_stream(path: &Path) -> bool {
+    path.as_os_str() == "-" || mire2e::outfile::writes_in_place(path)
 }
 
 /// Opens an input path ('-' = stdin) as a buffered reader.

@@ -21,6 +21,7 @@ pub mod fasta;
 pub mod import;
 pub mod model;
 pub mod npy;
+pub mod outfile;
 pub mod pipeline;
 pub mod prefilter;
 pub mod report;

@@ -10,6 +10,7 @@ use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::outfile;
 
 /// Collects rows of `width` floats and writes them as one NPY array.
 pub struct NpyWriter {
@@ -31,7 +32,7 @@ impl NpyWriter {
                 "NPY output needs a file name, not stdout".into(),
             ));
         }
-        let spool = tempfile::tempfile_in(parent(path)).map_err(io)?;
+        let spool = tempfile::tempfile_in(outfile::folder(path)).map_err(io)?;
         Ok(Self {
             path: path.to_owned(),
             width,
@@ -61,14 +62,10 @@ impl NpyWriter {
         let mut spool = self.spool.into_inner().map_err(|e| io(e.into_error()))?;
         spool.seek(SeekFrom::Start(0)).map_err(io)?;
         let mut values = BufReader::new(spool);
-        if writes_in_place(&self.path) {
-            let out = File::options().write(true).open(&self.path).map_err(io)?;
-            return write_npy(out, &mut values, self.rows, self.width).map_err(io);
-        }
-        let out = output_file(parent(&self.path)).map_err(io)?;
-        write_npy(out.as_file(), &mut values, self.rows, self.width).map_err(io)?;
-        out.persist(&self.path).map_err(|e| io(e.error))?;
-        Ok(())
+        outfile::write_whole(&self.path, |out| {
+            write_npy(out, &mut values, self.rows, self.width)
+        })
+        .map_err(io)
     }
 
     fn io(&self, source: std::io::Error) -> Error {
@@ -77,25 +74,6 @@ impl NpyWriter {
             source,
         }
     }
-}
-
-/// Whether `path` is an existing device, FIFO or socket (`/dev/null`, `/dev/fd/N` of a process
-/// substitution): such an output is written in place, as a stream. Writing it through a temporary
-/// file and a rename, as files are, would replace the device or pipe with a file.
-pub fn writes_in_place(path: &Path) -> bool {
-    std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
-}
-
-/// A temporary file readable by others once renamed, like any file a tool writes (not `0600`).
-pub fn output_file(dir: &Path) -> std::io::Result<tempfile::NamedTempFile> {
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".mire2e-partial-");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        builder.permissions(std::fs::Permissions::from_mode(0o644));
-    }
-    builder.tempfile_in(dir)
 }
 
 /// The NPY array of `rows` rows of `width` f32 values (1-D for width 1), read from `values`.
@@ -122,13 +100,6 @@ fn write_npy(
         writer.push(&f32::from_le_bytes(buf))?;
     }
     writer.finish()
-}
-
-fn parent(path: &Path) -> &Path {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    }
 }
 
 #[cfg(test)]

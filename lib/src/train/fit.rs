@@ -2,7 +2,7 @@
 //! and a checkpoint after each epoch from which a run resumes bit for bit.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -526,22 +526,18 @@ impl Run {
 /// Writes `bytes` to `path` through a temporary file in the same folder and a rename.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
     let io = |source| Error::Io {
         path: path.to_owned(),
         source,
     };
-    if crate::npy::writes_in_place(path) {
+    if crate::outfile::writes_in_place(path) {
         let mut out = std::fs::File::options()
             .write(true)
             .open(path)
             .map_err(io)?;
         return out.write_all(bytes).map_err(io);
     }
-    let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(io)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(crate::outfile::folder(path)).map_err(io)?;
     tmp.write_all(bytes).map_err(io)?;
     tmp.persist(path).map_err(|e| io(e.error))?;
     Ok(())

@@ -87,7 +87,7 @@ impl Dense {
     fn apply_then(&self, out: &mut [f32], x: &[f32], rows: usize, then: Then) {
         let (i, o) = (self.input, self.output());
         let (w, packed) = (&self.weight, self.bf16.as_ref());
-        product(&mut out[..rows * o], x, rows, i, w, packed, then);
+        product(&mut out[..rows * o], x, i, rows, i, w, packed, then);
     }
 }
 
@@ -99,12 +99,15 @@ fn packed(precision: Precision, weight: &[f32], k: usize, n: usize) -> Option<Pa
     }
 }
 
-/// `out = a · weight`, then `then`: `a` is `[rows, k]` row-major, `weight` `[k, n]` with `n` =
-/// `out.len() / rows`. With `bf16` (the weight [`packed`]) through `gemm_bf16`, which applies
-/// `then` as it stores each block; else in f32, `then` in a pass after.
+/// `out = a · weight`, then `then`: `a` is `rows` rows of `k` values, `a_rs` apart (under k they
+/// overlap: im2col rows read in place), `weight` `[k, n]` with `n` = `out.len() / rows`. With
+/// `bf16` (the weight [`packed`]) through `gemm_bf16`, which applies `then` as it stores each
+/// block; else in f32, `then` in a pass after.
+#[allow(clippy::too_many_arguments)]
 fn product(
     out: &mut [f32],
     a: &[f32],
+    a_rs: usize,
     rows: usize,
     k: usize,
     weight: &[f32],
@@ -116,9 +119,14 @@ fn product(
     }
     let n = out.len() / rows;
     match bf16 {
-        Some(w) => gemm_bf16::matmul_then(out, n, a, k, rows, w, then),
+        Some(w) => gemm_bf16::matmul_then(out, n, a, a_rs, rows, w, then),
         None => {
-            matmul(out, n, Mat::new(a, rows, k, k), Mat::new(weight, k, n, n));
+            matmul(
+                out,
+                n,
+                Mat::new(a, rows, k, a_rs),
+                Mat::new(weight, k, n, n),
+            );
             then.apply(out, n, rows, 0, n);
         }
     }
@@ -228,14 +236,14 @@ impl NormConv {
         }
         let (out, then) = (&mut out[..rows * cout], Then::Bias(&self.bias));
         let (w, packed) = (&self.weight, self.bf16.as_ref());
-        product(out, col, rows, 3 * cin, w, packed, then);
+        product(out, col, 3 * cin, rows, 3 * cin, w, packed, then);
     }
 }
 
 // ---------------------------------------------------------------------------------------------
 // The pooled `Encoder` (MFE, Classifier), the transformer layer's weights and the per-thread
-// plumbing of the CPU paths. The GEMM and row-loop paths are spelled out: this part does not depend
-// on which of them the blocks above import.
+// plumbing of the CPU paths. The GEMMs go through `product` like the blocks above; the row-loop
+// paths are spelled out.
 
 /// Windows per encoder tile. Always full (padded with zero windows), so that every conv GEMM has the
 /// same shape whatever the batch: 110 rows at the Classifier's deepest level (8 × (12 + 2) − 2).
@@ -329,15 +337,8 @@ impl EncoderConv {
         }
         // GEMM row r (im2col row centred on padded row r + 1) → out row r + 1
         let out = &mut out[cout..(rows - 1) * cout];
-        match &self.bf16 {
-            Some(w) => super::gemm_bf16::matmul(out, cout, norm, cin, rows - 2, w),
-            None => super::gemm_f32::matmul(
-                out,
-                cout,
-                super::gemm_f32::Mat::new(norm, rows - 2, 3 * cin, cin),
-                super::gemm_f32::Mat::new(&self.weight, 3 * cin, cout, cout),
-            ),
-        }
+        let (w, packed) = (&self.weight, self.bf16.as_ref());
+        product(out, norm, cin, rows - 2, 3 * cin, w, packed, Then::Store);
     }
 }
 

@@ -121,9 +121,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
 
 /// Refuses option combinations that cannot work, before anything is loaded.
 fn check(args: &Args) -> anyhow::Result<()> {
-    let out = &args.common.output;
     anyhow::ensure!(
-        !args.resume || (out.as_os_str() != "-" && !mire2e::npy::writes_in_place(out)),
+        !args.resume || !mire2e_cli::output::is_stream(&args.common.output),
         "--resume needs -o FILE (a run writing to stdout, a device or a pipe cannot be resumed)"
     );
     if let Some(f) = args.decoy {

@@ -28,7 +28,7 @@ pub(super) fn scan(
     let progress = |n| bar.inc(n);
     let out = &args.common.output;
     // stdout, a device or a pipe: streamed, without checkpoints (nothing to resume or rename)
-    if out.as_os_str() == "-" || mire2e::npy::writes_in_place(out) {
+    if output::is_stream(out) {
         let mut writer = Writer::new(Output::create(out)?, header)?;
         let mut on_window = on_score.map(per_window);
         let sinks = Sinks {
