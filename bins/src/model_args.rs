@@ -81,19 +81,23 @@ impl StageModelArgs {
         }
     }
 
-    /// The weights file of `kind` and a description for the stream metadata.
-    pub fn weights(&self, kind: Kind) -> anyhow::Result<(PathBuf, String)> {
+    /// The weights file of `kind`, read once: its path, its bytes (for `Model::load_bytes`) and a
+    /// description for the stream metadata.
+    pub fn weights(&self, kind: Kind) -> anyhow::Result<(PathBuf, Vec<u8>, String)> {
         match &self.weights {
             Some(path) => {
-                let sha = mire2e::bundle::sha256_file(path)?;
-                Ok((
-                    path.clone(),
-                    format!("weights={} sha256={}", path.display(), &sha[..12]),
-                ))
+                let bytes = std::fs::read(path).map_err(|source| mire2e::Error::Io {
+                    path: path.clone(),
+                    source,
+                })?;
+                let sha = mire2e::bundle::sha256(&bytes);
+                let origin = format!("weights={} sha256={}", path.display(), &sha[..12]);
+                Ok((path.clone(), bytes, origin))
             }
             None => {
                 let bundle = self.model.bundle()?;
-                Ok((bundle.weights(kind)?, format!("model={}", bundle.id())))
+                let (path, bytes) = bundle.read_weights(kind)?;
+                Ok((path, bytes, format!("model={}", bundle.id())))
             }
         }
     }

@@ -149,9 +149,16 @@ impl Bundle {
 
     /// The weights file of `kind`, after checking its SHA-256 against the manifest.
     pub fn weights(&self, kind: Kind) -> Result<PathBuf> {
+        self.read_weights(kind).map(|(path, _)| path)
+    }
+
+    /// The weights file of `kind`, read whole and checked against the manifest's SHA-256: its path
+    /// and bytes, for `Model::load_bytes` (so that the file is read once).
+    pub fn read_weights(&self, kind: Kind) -> Result<(PathBuf, Vec<u8>)> {
         let entry = self.entry(kind);
         let path = self.dir.join(&entry.path);
-        let found = sha256_file(&path)?;
+        let bytes = crate::model::load::read(&path)?;
+        let found = sha256(&bytes);
         if !found.eq_ignore_ascii_case(&entry.sha256) {
             return Err(Error::Weights {
                 path,
@@ -161,7 +168,7 @@ impl Bundle {
                 ),
             });
         }
-        Ok(path)
+        Ok((path, bytes))
     }
 
     /// A short identity for stream metadata: `name` and the first 12 hex digits of each checksum.
@@ -194,11 +201,16 @@ pub fn sha256_file(path: &Path) -> Result<String> {
         }
         hasher.update(&buf[..n]);
     }
-    Ok(hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
+    Ok(hex(&hasher.finalize()))
+}
+
+/// Lower-case hex SHA-256 of `bytes`.
+pub fn sha256(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

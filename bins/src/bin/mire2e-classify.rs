@@ -172,8 +172,12 @@ fn run(args: &Args) -> anyhow::Result<()> {
     args.precision.check(&args.model.model.device)?;
     // The loci outputs are created first so a bad path fails before the models run.
     let loci = args.loci.open(args.model.bundle_in_use()?.as_ref())?;
-    let (path, origin) = args.model.weights(Kind::Classifier)?;
-    let model = Classifier::load(&path, args.precision.placement(args.model.model.device))?;
+    let (path, bytes, origin) = args.model.weights(Kind::Classifier)?;
+    let model = Classifier::load_bytes(
+        &bytes,
+        &path,
+        args.precision.placement(args.model.model.device),
+    )?;
     let meta = Meta::new("mire2e-classify")
         .field(origin)
         .field(args.attention.describe())

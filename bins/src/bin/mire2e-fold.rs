@@ -105,8 +105,12 @@ fn run(args: &Args) -> anyhow::Result<()> {
     }
     args.common.init()?;
     args.precision.check(&args.model.model.device)?;
-    let (path, origin) = args.model.weights(Kind::Structure)?;
-    let model = Structure::load(&path, args.precision.placement(args.model.model.device))?;
+    let (path, bytes, origin) = args.model.weights(Kind::Structure)?;
+    let model = Structure::load_bytes(
+        &bytes,
+        &path,
+        args.precision.placement(args.model.model.device),
+    )?;
     let meta = Meta::new("mire2e-fold")
         .field(origin)
         .maybe(PrecisionArgs::describe(model.precision()))

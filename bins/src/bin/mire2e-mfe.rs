@@ -95,8 +95,12 @@ fn run(args: &Args) -> anyhow::Result<()> {
     }
     args.common.init()?;
     args.precision.check(&args.model.model.device)?;
-    let (path, origin) = args.model.weights(Kind::Mfe)?;
-    let model = Mfe::load(&path, args.precision.placement(args.model.model.device))?;
+    let (path, bytes, origin) = args.model.weights(Kind::Mfe)?;
+    let model = Mfe::load_bytes(
+        &bytes,
+        &path,
+        args.precision.placement(args.model.model.device),
+    )?;
     let meta = Meta::new("mire2e-mfe")
         .field(origin)
         .maybe(PrecisionArgs::describe(model.precision()))

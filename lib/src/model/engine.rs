@@ -47,6 +47,12 @@ impl<A: Architecture> Model<A> {
         Self::from_bytes(&load::read(path)?, Some(path), placement.into())
     }
 
+    /// Loads the weights from the bytes of the safetensors file `path`, read beforehand (to check
+    /// them, as `Bundle::read_weights` does, without reading the file twice); errors name `path`.
+    pub fn load_bytes(bytes: &[u8], path: &Path, placement: impl Into<Placement>) -> Result<Self> {
+        Self::from_bytes(bytes, Some(path), placement.into())
+    }
+
     /// Loads the weights from safetensors bytes in memory (errors name `<in-memory safetensors>`).
     pub fn load_from_buffer(bytes: &[u8], placement: impl Into<Placement>) -> Result<Self> {
         Self::from_bytes(bytes, None, placement.into())

@@ -12,7 +12,8 @@ pub use stage::{run_stage, Batch, Batches, Stage, StageSpec};
 
 use crate::bundle::Bundle;
 use crate::error::Result;
-use crate::model::{Attention, Classifier, Kind, Mfe, Placement, Structure};
+use crate::model::engine::Architecture;
+use crate::model::{Attention, Classifier, Mfe, Model, Placement, Structure};
 use crate::window::WINDOW_LENGTH;
 
 /// The three models, loaded.
@@ -67,6 +68,12 @@ pub struct Outputs {
     pub score: Vec<f32>,
 }
 
+/// Model `A` of `bundle`: its file read once, checked against the manifest, then loaded.
+fn load<A: Architecture>(bundle: &Bundle, placement: Placement) -> Result<Model<A>> {
+    let (path, bytes) = bundle.read_weights(A::KIND)?;
+    Model::load_bytes(&bytes, &path, placement)
+}
+
 impl Cascade {
     /// Loads the bundle's three models (checksums verified) for `placement` (a [`Device`](crate::model::Device) alone:
     /// f32; the precision applies to Structure, see [`Placement::precision`]).
@@ -75,13 +82,8 @@ impl Cascade {
         // checked and loaded side by side on the pool's threads: loading is most of a short
         // scan's start-up; the first failure in the order A, B, C is the one reported
         let (structure, (mfe, classifier)) = rayon::join(
-            || Structure::load(&bundle.weights(Kind::Structure)?, placement),
-            || {
-                rayon::join(
-                    || Mfe::load(&bundle.weights(Kind::Mfe)?, placement),
-                    || Classifier::load(&bundle.weights(Kind::Classifier)?, placement),
-                )
-            },
+            || load(bundle, placement),
+            || rayon::join(|| load(bundle, placement), || load(bundle, placement)),
         );
         Ok(Self {
             structure: structure?,
