@@ -129,12 +129,13 @@ impl ClassifierCpu {
     fn scratch(&self) -> Scratch {
         let rows = CHUNK * self.tokens;
         let e = self.d_model;
-        let ff = self.layers.first().map_or(0, |l| l.linear1.output());
+        let layer = self.layers.first();
+        let (qkv, ff) = layer.map_or((0, 0), |l| (l.qkv_stride(), l.hidden_stride()));
         let h = self.hidden2first.output();
         Scratch {
             encoder: self.conv1.scratch(),
             x: vec![0.0; rows * e],
-            qkv: vec![0.0; rows * 3 * e],
+            qkv: vec![0.0; rows * qkv],
             attn: vec![0.0; rows * e],
             tmp: vec![0.0; rows * e],
             hidden: vec![0.0; rows * ff],
@@ -289,22 +290,19 @@ impl ClassifierCpu {
 
     /// One transformer layer over `rows` token rows, in place on `s.x`.
     fn layer(&self, l: &TransformerLayer, rows: usize, s: &mut Scratch) {
-        let e = self.d_model;
+        let rs = l.qkv_stride();
         l.qkv(&mut s.qkv, &s.x, rows);
-        self.attend(&s.qkv[..rows * 3 * e], &mut s.attn, &mut s.scores);
+        self.attend(&s.qkv[..rows * rs], rs, &mut s.attn, &mut s.scores);
         l.finish(&mut s.x, &s.attn, &mut s.tmp, &mut s.hidden, rows);
     }
 
     /// Multi-head attention of each window over its own tokens: `qkv` rows `[q | k | v]` (q
-    /// pre-scaled) → `attn` rows (heads side by side).
-    fn attend(&self, qkv: &[f32], attn: &mut [f32], scores: &mut [f32]) {
+    /// pre-scaled), `rs` apart → `attn` rows (heads side by side).
+    fn attend(&self, qkv: &[f32], rs: usize, attn: &mut [f32], scores: &mut [f32]) {
         let (e, s) = (self.d_model, self.tokens);
         let hd = e / self.nhead;
-        for (qkv, attn) in qkv
-            .chunks_exact(s * 3 * e)
-            .zip(attn.chunks_exact_mut(s * e))
-        {
-            let row = |t: usize, part: usize, h: usize| &qkv[t * 3 * e + part * e + h * hd..][..hd];
+        for (qkv, attn) in qkv.chunks_exact(s * rs).zip(attn.chunks_exact_mut(s * e)) {
+            let row = |t: usize, part: usize, h: usize| &qkv[t * rs + part * e + h * hd..][..hd];
             for h in 0..self.nhead {
                 for i in 0..s {
                     for j in 0..s {

@@ -3,6 +3,7 @@
 //! `BN(ReLU(·)) → Conv1d(k=3, p=1)` as one GEMM over im2col rows. With [`Precision::Bf16`] a layer
 //! also keeps its GEMM operand packed in bf16 and multiplies with `gemm_bf16`.
 
+use super::aligned::padded;
 use super::gemm_bf16::{self, PackedB};
 use super::gemm_f32::{matmul, Mat};
 use super::ops::Then;
@@ -69,25 +70,21 @@ impl Dense {
 
     /// `out[rows, out] = x[rows, in] · W` (no bias: callers fuse it into the next loop).
     pub fn apply(&self, out: &mut [f32], x: &[f32], rows: usize) {
-        self.apply_then(out, x, rows, Then::Store);
+        self.strided(out, self.output(), x, self.input, rows, Then::Store);
     }
 
-    /// `out = x · W + bias`, then ReLU with `relu` (in bf16, done as the product stores its
-    /// blocks).
-    pub fn apply_bias(&self, out: &mut [f32], x: &[f32], rows: usize, relu: bool) {
-        let bias = &self.bias;
-        let then = if relu {
-            Then::BiasRelu(bias)
-        } else {
-            Then::Bias(bias)
-        };
-        self.apply_then(out, x, rows, then);
-    }
-
-    fn apply_then(&self, out: &mut [f32], x: &[f32], rows: usize, then: Then) {
-        let (i, o) = (self.input, self.output());
+    /// `out = x · W`, then `then`, with rows `out_rs` values apart in `out` and `x_rs` in `x`.
+    pub fn strided(
+        &self,
+        out: &mut [f32],
+        out_rs: usize,
+        x: &[f32],
+        x_rs: usize,
+        rows: usize,
+        then: Then,
+    ) {
         let (w, packed) = (&self.weight, self.bf16.as_ref());
-        product(&mut out[..rows * o], x, i, rows, i, w, packed, then);
+        product(out, out_rs, x, x_rs, rows, self.input, w, packed, then);
     }
 }
 
@@ -100,12 +97,13 @@ fn packed(precision: Precision, weight: &[f32], k: usize, n: usize) -> Option<Pa
 }
 
 /// `out = a · weight`, then `then`: `a` is `rows` rows of `k` values, `a_rs` apart (under k they
-/// overlap: im2col rows read in place), `weight` `[k, n]` with `n` = `out.len() / rows`. With
-/// `bf16` (the weight [`packed`]) through `gemm_bf16`, which applies `then` as it stores each
-/// block; else in f32, `then` in a pass after.
+/// overlap: im2col rows read in place), `weight` `[k, n]`, `out` rows `out_rs` apart. With `bf16`
+/// (the weight [`packed`]) through `gemm_bf16`, which applies `then` while the output is in the
+/// cache; else in f32, `then` in a pass after.
 #[allow(clippy::too_many_arguments)]
 fn product(
     out: &mut [f32],
+    out_rs: usize,
     a: &[f32],
     a_rs: usize,
     rows: usize,
@@ -117,17 +115,17 @@ fn product(
     if rows == 0 {
         return;
     }
-    let n = out.len() / rows;
+    let n = weight.len() / k;
     match bf16 {
-        Some(w) => gemm_bf16::matmul_then(out, n, a, a_rs, rows, w, then),
+        Some(w) => gemm_bf16::matmul_then(out, out_rs, a, a_rs, rows, w, then),
         None => {
             matmul(
                 out,
-                n,
+                out_rs,
                 Mat::new(a, rows, k, a_rs),
                 Mat::new(weight, k, n, n),
             );
-            then.apply(out, n, rows, 0, n);
+            then.apply(out, out_rs, rows, 0, n);
         }
     }
 }
@@ -236,7 +234,7 @@ impl NormConv {
         }
         let (out, then) = (&mut out[..rows * cout], Then::Bias(&self.bias));
         let (w, packed) = (&self.weight, self.bf16.as_ref());
-        product(out, col, 3 * cin, rows, 3 * cin, w, packed, then);
+        product(out, cout, col, 3 * cin, rows, 3 * cin, w, packed, then);
     }
 }
 
@@ -338,7 +336,17 @@ impl EncoderConv {
         // GEMM row r (im2col row centred on padded row r + 1) → out row r + 1
         let out = &mut out[cout..(rows - 1) * cout];
         let (w, packed) = (&self.weight, self.bf16.as_ref());
-        product(out, norm, cin, rows - 2, 3 * cin, w, packed, Then::Store);
+        product(
+            out,
+            cout,
+            norm,
+            cin,
+            rows - 2,
+            3 * cin,
+            w,
+            packed,
+            Then::Store,
+        );
     }
 }
 
@@ -526,9 +534,23 @@ impl TransformerLayer {
         })
     }
 
-    /// `qkv = x · in_proj + bias`: rows `[q | k | v]`, for the caller's attention.
+    /// Values from one row of [`Self::qkv`]'s output to the next.
+    pub fn qkv_stride(&self) -> usize {
+        padded(self.in_proj.output())
+    }
+
+    /// Values from one row of the feed-forward layer's hidden rows to the next (`finish`'s
+    /// `hidden` holds `rows` of them).
+    pub fn hidden_stride(&self) -> usize {
+        padded(self.linear1.output())
+    }
+
+    /// `qkv = x · in_proj + bias`: rows `[q | k | v]` [`Self::qkv_stride`] apart, for the caller's
+    /// attention.
     pub fn qkv(&self, qkv: &mut [f32], x: &[f32], rows: usize) {
-        self.in_proj.apply_bias(qkv, x, rows, false);
+        let (e, bias) = (self.in_proj.input, &self.in_proj.bias);
+        let rs = self.qkv_stride();
+        self.in_proj.strided(qkv, rs, x, e, rows, Then::Bias(bias));
     }
 
     /// The rest of the layer after attention, in place on `x`: `x = LN1(x + attn · out_proj)`, then
@@ -546,8 +568,10 @@ impl TransformerLayer {
         self.out_proj.apply(tmp, attn, rows);
         let (w, b) = (&self.norm1.0, &self.norm1.1);
         residual_layer_norm(&mut x[..rows * e], tmp, &self.out_proj.bias, w, b);
-        self.linear1.apply_bias(hidden, x, rows, true);
-        self.linear2.apply(tmp, hidden, rows);
+        let rs = self.hidden_stride();
+        let relu = Then::BiasRelu(&self.linear1.bias);
+        self.linear1.strided(hidden, rs, x, e, rows, relu);
+        self.linear2.strided(tmp, e, hidden, rs, rows, Then::Store);
         let (w, b) = (&self.norm2.0, &self.norm2.1);
         residual_layer_norm(&mut x[..rows * e], tmp, &self.linear2.bias, w, b);
     }

@@ -27,7 +27,7 @@ fn add_bias_loop(x: &mut [f32], bias: &[f32]) {
 }
 
 /// What follows a product, per output row: nothing, `+ bias`, or `relu(· + bias)`. The bf16
-/// products apply it to each block of output while the block is in the cache
+/// products apply it to a few rows of output at a time, while they are in the cache
 /// (`gemm_bf16::matmul_then`), the f32 path in one pass after the product; each value gets the
 /// same operations either way, so the bits do not depend on where it runs.
 #[derive(Clone, Copy)]

@@ -7,7 +7,8 @@
 //! rows), attention runs per (window, head), bias/activation/residual/LayerNorm are fused row
 //! loops, and threads take whole tiles (rayon), each GEMM single-threaded.
 //!
-//! Layout: time-major, row r = window·100 + position, channels along the row. The convolutions are
+//! Layout: time-major, row r = window·100 + position, channels along the row (Q/K/V and the
+//! feed-forward layer's hidden rows padded to whole cache lines: `aligned`). The convolutions are
 //! GEMMs over im2col rows (`[x(t-1), x(t), x(t+1)]`, zero outside the window).
 //!
 //! A window's result is the same bytes whatever the tile, batch or thread count: every GEMM has
@@ -19,6 +20,7 @@
 
 use rayon::prelude::*;
 
+use super::aligned::Aligned;
 use super::gemm_bf16::{self, PackedB};
 use super::gemm_f32::{matmul, Mat};
 use super::layers::{Dense, NormConv, Spare, TransformerLayer as Layer};
@@ -42,14 +44,14 @@ fn tile_windows(precision: Precision) -> usize {
 
 /// Activation buffers of one tile, reused across tiles and layers.
 struct Scratch {
-    col: Vec<f32>,
-    conv: Vec<f32>,
-    tmp: Vec<f32>,
-    x: Vec<f32>,
-    qkv: Vec<f32>,
+    col: Aligned,
+    conv: Aligned,
+    tmp: Aligned,
+    x: Aligned,
+    qkv: Aligned,
     scores: Vec<f32>,
-    attn: Vec<f32>,
-    hidden: Vec<f32>,
+    attn: Aligned,
+    hidden: Aligned,
     /// bf16: a head's keys (transposed) and values as AMX operands.
     keys: PackedB,
     values: PackedB,
@@ -59,16 +61,17 @@ impl Scratch {
     fn new(net: &StructureCpu) -> Self {
         let rows = tile_windows(net.precision) * WINDOW_LENGTH;
         let (e, c) = (net.d_model, net.width);
-        let ff = net.layers.first().map_or(0, |l| l.linear1.output());
+        let layer = net.layers.first();
+        let (qkv, ff) = layer.map_or((0, 0), |l| (l.qkv_stride(), l.hidden_stride()));
         Self {
-            col: vec![0.0; rows * 3 * c.max(net.stem.cin)],
-            conv: vec![0.0; rows * c],
-            tmp: vec![0.0; rows * c.max(e)],
-            x: vec![0.0; rows * e],
-            qkv: vec![0.0; rows * 3 * e],
+            col: Aligned::zeros(rows * 3 * c.max(net.stem.cin)),
+            conv: Aligned::zeros(rows * c),
+            tmp: Aligned::zeros(rows * c.max(e)),
+            x: Aligned::zeros(rows * e),
+            qkv: Aligned::zeros(rows * qkv),
             scores: vec![0.0; WINDOW_LENGTH * WINDOW_LENGTH],
-            attn: vec![0.0; rows * e],
-            hidden: vec![0.0; rows * ff.max(net.hidden2first.output())],
+            attn: Aligned::zeros(rows * e),
+            hidden: Aligned::zeros(rows * ff.max(net.hidden2first.output())),
             keys: PackedB::empty(),
             values: PackedB::empty(),
         }
@@ -203,7 +206,7 @@ impl StructureCpu {
         for (a, b) in &self.resnets {
             a.apply(&mut s.tmp, &s.conv, rows, &mut s.col);
             b.apply(&mut s.attn, &s.tmp, rows, &mut s.col);
-            for (v, y) in s.conv[..rows * c].iter_mut().zip(&s.attn) {
+            for (v, y) in s.conv[..rows * c].iter_mut().zip(s.attn.iter()) {
                 *v += y;
             }
         }
@@ -233,32 +236,25 @@ impl StructureCpu {
     /// One transformer layer over the tile's rows, in place on `s.x`.
     fn layer(&self, l: &Layer, rows: usize, s: &mut Scratch) {
         let e = self.d_model;
-        let (hd, three) = (e / self.nhead, 3 * e);
+        let (hd, rs) = (e / self.nhead, l.qkv_stride());
         l.qkv(&mut s.qkv, &s.x, rows);
         for w in 0..rows / WINDOW_LENGTH {
-            let qkv = &s.qkv[w * WINDOW_LENGTH * three..(w + 1) * WINDOW_LENGTH * three];
+            let qkv = &s.qkv[w * WINDOW_LENGTH * rs..(w + 1) * WINDOW_LENGTH * rs];
             let attn = &mut s.attn[w * WINDOW_LENGTH * e..(w + 1) * WINDOW_LENGTH * e];
             for h in 0..self.nhead {
                 let (q, k, v) = (&qkv[h * hd..], &qkv[e + h * hd..], &qkv[2 * e + h * hd..]);
                 if self.precision == Precision::Bf16 {
-                    s.keys.pack_transposed(k, WINDOW_LENGTH, hd, three);
-                    gemm_bf16::matmul(
-                        &mut s.scores,
-                        WINDOW_LENGTH,
-                        q,
-                        three,
-                        WINDOW_LENGTH,
-                        &s.keys,
-                    );
+                    s.keys.pack_transposed(k, WINDOW_LENGTH, hd, rs);
+                    gemm_bf16::matmul(&mut s.scores, WINDOW_LENGTH, q, rs, WINDOW_LENGTH, &s.keys);
                     softmax_rows(&mut s.scores, WINDOW_LENGTH);
-                    s.values.pack(v, WINDOW_LENGTH, hd, three);
+                    s.values.pack(v, WINDOW_LENGTH, hd, rs);
                     let (p, out) = (&s.scores, &mut attn[h * hd..]);
                     gemm_bf16::matmul(out, e, p, WINDOW_LENGTH, WINDOW_LENGTH, &s.values);
                     continue;
                 }
-                let q = Mat::new(q, WINDOW_LENGTH, hd, three);
-                let k = Mat::new(k, WINDOW_LENGTH, hd, three);
-                let v = Mat::new(v, WINDOW_LENGTH, hd, three);
+                let q = Mat::new(q, WINDOW_LENGTH, hd, rs);
+                let k = Mat::new(k, WINDOW_LENGTH, hd, rs);
+                let v = Mat::new(v, WINDOW_LENGTH, hd, rs);
                 matmul(&mut s.scores, WINDOW_LENGTH, q, k.t());
                 softmax_rows(&mut s.scores, WINDOW_LENGTH);
                 let p = Mat::new(&s.scores, WINDOW_LENGTH, WINDOW_LENGTH, WINDOW_LENGTH);
