@@ -91,8 +91,11 @@ def cpu_text():
     flags = set(fields.get("flags", "").split())
     have = [f for f in FEATURES if f in flags]
     lacks = [f for f in FEATURES if f not in flags]
-    return (f"{fields.get('model name', '?')} ({fields.get('vendor_id', '?')}, {os.cpu_count()} logical "
-            f"CPUs); has: {' '.join(have) or '-'}; lacks: {' '.join(lacks) or '-'}")
+    # family/model/stepping tell hosts apart where a hypervisor hides the model name
+    keys = (("family", "cpu family"), ("model", "model"), ("stepping", "stepping"))
+    model = " ".join(f"{name} {fields[key]}" for name, key in keys if key in fields)
+    return (f"{fields.get('model name', '?')} ({fields.get('vendor_id', '?')} {model}, {os.cpu_count()} "
+            f"logical CPUs); has: {' '.join(have) or '-'}; lacks: {' '.join(lacks) or '-'}")
 
 
 def run_child(cmd, stdin=None, stdout=subprocess.DEVNULL, env=None):
