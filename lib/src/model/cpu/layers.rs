@@ -334,19 +334,9 @@ impl EncoderConv {
             }
         }
         // GEMM row r (im2col row centred on padded row r + 1) → out row r + 1
-        let out = &mut out[cout..(rows - 1) * cout];
+        let (out, m) = (&mut out[cout..(rows - 1) * cout], rows - 2);
         let (w, packed) = (&self.weight, self.bf16.as_ref());
-        product(
-            out,
-            cout,
-            norm,
-            cin,
-            rows - 2,
-            3 * cin,
-            w,
-            packed,
-            Then::Store,
-        );
+        product(out, cout, norm, cin, m, 3 * cin, w, packed, Then::Store);
     }
 }
 
